@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+
+import { ConfigError } from '../config/config.js';
+import { runAdminCommand } from './admin.js';
+
+const USAGE = `Usage: pixa <command>
+
+  serve [--services gateway,auth,...]   start Pixa (default: every service, http://localhost:8080)
+  migrate                               apply database migrations
+  user create <name> [--admin] [--password <pw>]   create an account (password read from PIXA_NEW_PASSWORD or generated)
+  user list                             list accounts with their usage
+  user set-quota <name> [--storage-mb N|default] [--transfer-mb N|default]
+  user delete <name>                    delete an account and all its images
+  storage sweep                         remove stored objects that no image refers to
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      services: { type: 'string' },
+      admin: { type: 'boolean' },
+      password: { type: 'string' },
+      'storage-mb': { type: 'string' },
+      'transfer-mb': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command = 'help', ...rest] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    if (command === 'serve') {
+      const { serve } = await import('../main.js');
+      await serve({ services: values.services });
+      return -1; // keep running
+    }
+    return await runAdminCommand(command, rest, values, USAGE);
+  } catch (error) {
+    if (error instanceof ConfigError || (error as { name?: string }).name === 'AppError') {
+      process.stderr.write(`pixa: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Row types of every table. Times are epoch milliseconds and sizes are bytes, both stored as BIGINT
+ * so that all three dialects sort and compare them the same way; drivers may return BIGINT as a
+ * string, so repositories convert with Number() when they map rows.
+ */
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** Lower-cased username: the unique key, so names are unique without regard to case. */
+  username_key: string;
+  password_hash: string;
+  role: 'user' | 'admin';
+  /** Per-account overrides; NULL means the configured default. 0 means unlimited. */
+  storage_quota_bytes: number | null;
+  daily_transfer_bytes: number | null;
+  /** Bytes of originals and derivatives stored, kept exact in the transaction of every insert/delete. */
+  storage_used_bytes: number;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  /** The token's `jti`. */
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface ImagesTable {
+  id: string;
+  owner_id: string;
+  sha256: string;
+  filename: string;
+  media_type: string;
+  original_bytes: number;
+  thumbnail_bytes: number;
+  preview_bytes: number;
+  width: number;
+  height: number;
+  orientation: number;
+  taken_at: number;
+  uploaded_at: number;
+  /** Prefix of the image's objects: `<owner>/<image>/`; the object names follow it. */
+  object_prefix: string;
+}
+
+export interface StorageEventsTable {
+  id: string;
+  at: number;
+  user_id: string;
+  image_id: string | null;
+  operation: 'upload' | 'download' | 'delete';
+  object_key: string;
+  bytes: number;
+  status: number;
+}
+
+export interface TransferDailyTable {
+  user_id: string;
+  day: string;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface LoginFailuresTable {
+  id: string;
+  scope: string;
+  at: number;
+}
+
+export interface DB {
+  users: UsersTable;
+  sessions: SessionsTable;
+  images: ImagesTable;
+  storage_events: StorageEventsTable;
+  transfer_daily: TransferDailyTable;
+  login_failures: LoginFailuresTable;
+}

@@ -1,0 +1,68 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+
+import { randomSecret } from '../lib/ids.js';
+import { installErrorHandler } from './error-handler.js';
+import { ErrorSchema } from './schemas.js';
+
+export interface HttpServerOptions {
+  /** Service name, added to every log line. */
+  service: string;
+  logger: FastifyServerOptions['loggerInstance'];
+  trustProxy: boolean;
+  requestTimeoutMs: number;
+  /** Serve the OpenAPI document and its UI (the public gateway does). */
+  openapi?: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * A Fastify instance with what every Pixa service shares: JSON logs carrying the request id
+ * (taken from `x-request-id` when a caller sent a sane one), the one error format, and timeouts
+ * that close slow or stalled clients.
+ */
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    trustProxy: options.trustProxy,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomSecret(12);
+    },
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (!reply.hasHeader('cache-control') && request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff');
+  });
+  app.addSchema(ErrorSchema);
+  installErrorHandler(app);
+
+  if (options.openapi) {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: 'Pixa API',
+          version: '1',
+          description: 'Accounts, images and usage of a Pixa gallery. Errors are always {"error": {"code", "message"}}.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/api/docs' });
+    app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+  return app;
+}

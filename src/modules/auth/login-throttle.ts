@@ -1,0 +1,71 @@
+import type { Kysely } from 'kysely';
+
+import type { DB } from '../../db/tables.js';
+import { AppError } from '../../lib/app-error.js';
+import { clearFailures, failureTimes, pruneFailures, recordFailures } from './login-failure.repository.js';
+
+interface Limit {
+  scope: (account: string, address: string) => string;
+  max: number;
+  windowMs: number;
+}
+
+const MINUTE = 60_000;
+
+/**
+ * Failed sign-ins are counted in the database (so every replica sees them) in three scopes:
+ * - one account from one address: tight, stops a guesser quickly without locking out the owner
+ *   elsewhere;
+ * - one account from anywhere: at most 100 an hour, against a distributed guesser;
+ * - one address against any account: against password spraying.
+ */
+const LIMITS: readonly Limit[] = [
+  { scope: (account, address) => `pair:${account}|${address}`, max: 10, windowMs: 15 * MINUTE },
+  { scope: (account) => `account:${account}`, max: 100, windowMs: 60 * MINUTE },
+  { scope: (_account, address) => `address:${address}`, max: 50, windowMs: 15 * MINUTE },
+];
+
+export interface LoginThrottle {
+  /** Throws 429 with Retry-After when any scope is at its limit. */
+  check(account: string, address: string, now: number): Promise<void>;
+  recordFailure(account: string, address: string, now: number): Promise<void>;
+  recordSuccess(account: string, address: string): Promise<void>;
+}
+
+export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
+  return {
+    async check(account, address, now) {
+      let waitMs = 0;
+      for (const limit of LIMITS) {
+        const times = await failureTimes(db, limit.scope(account, address), now - limit.windowMs);
+        if (times.length >= limit.max) {
+          // Allowed again once enough of the oldest failures have left the window.
+          const freeing = times[times.length - limit.max] ?? now;
+          waitMs = Math.max(waitMs, freeing + limit.windowMs - now);
+        }
+      }
+      if (waitMs > 0) {
+        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+        const minutes = Math.ceil(seconds / 60);
+        throw new AppError(
+          'too_many_attempts',
+          429,
+          `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          { 'retry-after': String(seconds) },
+        );
+      }
+    },
+    async recordFailure(account, address, now) {
+      await recordFailures(
+        db,
+        LIMITS.map((limit) => limit.scope(account, address)),
+        now,
+      );
+      // Keep the table small: nothing older than the longest window matters.
+      if (Math.random() < 0.05) await pruneFailures(db, now - 60 * MINUTE);
+    },
+    async recordSuccess(account, address) {
+      await clearFailures(db, LIMITS[0]!.scope(account, address));
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+
+export interface TokenClaims {
+  userId: string;
+  sessionId: string;
+  expiresAt: number;
+}
+
+export interface TokenSigner {
+  sign(claims: TokenClaims): Promise<string>;
+  /** The claims of a well-formed, correctly signed, unexpired token; undefined otherwise. */
+  verify(token: string): Promise<TokenClaims | undefined>;
+}
+
+const ISSUER = 'pixa';
+
+/**
+ * HMAC-signed JWTs. The algorithm is pinned on verification, so `alg: none`, an RS/HS swap or any
+ * other algorithm fails, and tokens carrying key-location headers (`jku`, `jwk`, `kid`, `x5u`) are
+ * refused outright rather than ignored.
+ */
+export function createTokenSigner(secret: string, algorithm: 'HS256' | 'HS384' | 'HS512'): TokenSigner {
+  const key = new TextEncoder().encode(secret);
+  return {
+    sign: ({ userId, sessionId, expiresAt }) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
+        .setSubject(userId)
+        .setJti(sessionId)
+        .setIssuer(ISSUER)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt / 1000))
+        .sign(key),
+    async verify(token) {
+      try {
+        const { payload, protectedHeader } = await jwtVerify(token, key, {
+          algorithms: [algorithm],
+          issuer: ISSUER,
+          requiredClaims: ['sub', 'jti', 'exp'],
+        });
+        const extraHeaders = Object.keys(protectedHeader).filter((name) => name !== 'alg' && name !== 'typ');
+        if (extraHeaders.length > 0) return undefined;
+        return { userId: payload.sub!, sessionId: payload.jti!, expiresAt: payload.exp! * 1000 };
+      } catch (error) {
+        if (error instanceof errors.JOSEError || error instanceof TypeError) return undefined;
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { Selectable } from 'kysely';
+
+import type { Executor } from '../../db/executor.js';
+import type { UsersTable } from '../../db/tables.js';
+
+export type UserRow = Selectable<UsersTable>;
+
+/** BIGINT columns may arrive as strings (driver-dependent); rows leave this module as numbers. */
+function toUserRow(row: UserRow): UserRow {
+  return {
+    ...row,
+    storage_quota_bytes: row.storage_quota_bytes === null ? null : Number(row.storage_quota_bytes),
+    daily_transfer_bytes: row.daily_transfer_bytes === null ? null : Number(row.daily_transfer_bytes),
+    storage_used_bytes: Number(row.storage_used_bytes),
+    created_at: Number(row.created_at),
+  };
+}
+
+export async function insertUser(db: Executor, user: UserRow): Promise<void> {
+  await db.insertInto('users').values(user).execute();
+}
+
+export async function findUserById(db: Executor, id: string): Promise<UserRow | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toUserRow(row);
+}
+
+export async function findUserByKey(db: Executor, usernameKey: string): Promise<UserRow | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('username_key', '=', usernameKey).executeTakeFirst();
+  return row && toUserRow(row);
+}
+
+export async function listUsers(db: Executor): Promise<UserRow[]> {
+  const rows = await db.selectFrom('users').selectAll().orderBy('username_key').execute();
+  return rows.map(toUserRow);
+}
+
+export async function updatePasswordHash(db: Executor, id: string, passwordHash: string): Promise<void> {
+  await db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+}
+
+export async function updateQuotas(
+  db: Executor,
+  id: string,
+  quotas: { storage_quota_bytes?: number | null; daily_transfer_bytes?: number | null },
+): Promise<boolean> {
+  const result = await db.updateTable('users').set(quotas).where('id', '=', id).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function deleteUser(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('users').where('id', '=', id).execute();
+}
+
+/**
+ * Adds `bytes` to the account's stored total only if the result stays within `quota` (0 = no limit).
+ * One conditional UPDATE, so concurrent uploads cannot both pass a check and then overshoot.
+ * Returns false when the quota would be exceeded.
+ */
+export async function reserveStorage(db: Executor, id: string, bytes: number, quota: number): Promise<boolean> {
+  let query = db
+    .updateTable('users')
+    .set((eb) => ({ storage_used_bytes: eb('storage_used_bytes', '+', bytes) }))
+    .where('id', '=', id);
+  if (quota > 0) query = query.where((eb) => eb(eb('storage_used_bytes', '+', bytes), '<=', quota));
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function releaseStorage(db: Executor, id: string, bytes: number): Promise<void> {
+  await db
+    .updateTable('users')
+    .set((eb) => ({ storage_used_bytes: eb('storage_used_bytes', '-', bytes) }))
+    .where('id', '=', id)
+    .execute();
+}

@@ -1,0 +1,56 @@
+import type { Kysely } from 'kysely';
+
+import type { DB } from '../../db/tables.js';
+import { unauthorized } from '../../lib/app-error.js';
+import { nextUtcMidnight, toIso, utcDay } from '../../lib/time.js';
+import { findUserById } from '../auth/user.repository.js';
+import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from './quota.js';
+import { transferOfDay } from './transfer.repository.js';
+
+export interface StorageUsage {
+  usedBytes: number;
+  quotaBytes: number;
+}
+
+export interface TransferUsage {
+  day: string;
+  inBytes: number;
+  outBytes: number;
+  usedBytes: number;
+  quotaBytes: number;
+  resetsAt: string;
+}
+
+export interface UsageService {
+  /** What the storage monitor answers: bytes stored and the quota. */
+  storage(userId: string): Promise<StorageUsage>;
+  /** What the usage monitor answers: today's (UTC) transfer and the daily quota. */
+  transfer(userId: string): Promise<TransferUsage>;
+}
+
+export function createUsageService(deps: { db: Kysely<DB>; quotas: QuotaDefaults; now?: () => number }): UsageService {
+  const { db, quotas } = deps;
+  const now = deps.now ?? Date.now;
+  return {
+    async storage(userId) {
+      const user = await findUserById(db, userId);
+      if (!user) throw unauthorized();
+      return { usedBytes: user.storage_used_bytes, quotaBytes: storageQuotaOf(user, quotas) };
+    },
+    async transfer(userId) {
+      const user = await findUserById(db, userId);
+      if (!user) throw unauthorized();
+      const at = now();
+      const day = utcDay(at);
+      const { bytesIn, bytesOut } = await transferOfDay(db, userId, day);
+      return {
+        day,
+        inBytes: bytesIn,
+        outBytes: bytesOut,
+        usedBytes: bytesIn + bytesOut,
+        quotaBytes: transferQuotaOf(user, quotas),
+        resetsAt: toIso(nextUtcMidnight(at)),
+      };
+    },
+  };
+}

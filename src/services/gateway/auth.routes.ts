@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+
+import { principalOf, requireUser } from '../../http/auth-hook.js';
+import { errors, SignInSchema, UserSchema } from '../../http/schemas.js';
+import { AppError } from '../../lib/app-error.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+const Credentials = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export async function authRoutes(app: FastifyInstance, { auth, config }: GatewayDeps): Promise<void> {
+  const authenticated = { preHandler: requireUser(auth) };
+
+  app.post(
+    '/api/v1/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account and sign in',
+        body: Credentials,
+        response: { 201: SignInSchema, ...errors(400, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      if (config.signup === 'closed') {
+        throw new AppError('signup_closed', 403, 'Sign-up is closed on this server. Ask the administrator for an account.');
+      }
+      const { username, password } = request.body as { username: string; password: string };
+      return reply.status(201).send(await auth.register(username, password));
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in',
+        body: Credentials,
+        response: { 200: SignInSchema, ...errors(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const { username, password } = request.body as { username: string; password: string };
+      return auth.login(username, password, request.ip);
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    { ...authenticated, schema: { tags: ['auth'], summary: 'Sign out (ends this token at once)', response: errors(401) } },
+    async (request, reply) => {
+      await auth.logout(principalOf(request).sessionId);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/password',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the password; every session ends and a new token is returned',
+        body: Type.Object(
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+            newPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: SignInSchema, ...errors(400, 401) },
+      },
+    },
+    async (request) => {
+      const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
+      return auth.changePassword(principalOf(request), currentPassword, newPassword);
+    },
+  );
+
+  app.get(
+    '/api/v1/me',
+    { ...authenticated, schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: UserSchema, ...errors(401) } } },
+    async (request) => auth.getUser(principalOf(request).userId),
+  );
+}

@@ -1,0 +1,14 @@
+import type { Config } from '../../config/config.js';
+import type { AuthService } from '../../modules/auth/auth.service.js';
+import type { ImageService } from '../../modules/images/image.service.js';
+import type { MediaUrlSigner } from '../../modules/images/media-url.js';
+import type { UsageService } from '../../modules/usage/usage.service.js';
+
+/** What the gateway needs from the other services: in process or over HTTP, the same interfaces. */
+export interface GatewayDeps {
+  config: Readonly<Config>;
+  auth: AuthService;
+  images: ImageService;
+  usage: UsageService;
+  mediaUrls: MediaUrlSigner;
+}

@@ -1,0 +1,197 @@
+import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+
+import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
+import { contentDisposition, etagMatches, parseRange } from '../../http/media-headers.js';
+import { errors, ImageSchema, UploadedImageSchema } from '../../http/schemas.js';
+import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
+import { mb } from '../../lib/format.js';
+import type { UploadPart } from '../../modules/images/image.service.js';
+import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  const { auth, images, mediaUrls, config } = deps;
+  const authenticated = requireUser(auth);
+
+  app.post(
+    '/api/v1/images',
+    {
+      preHandler: authenticated,
+      schema: {
+        tags: ['images'],
+        summary: 'Upload one or more images (multipart/form-data, any field name, usually "file")',
+        consumes: ['multipart/form-data'],
+        response: {
+          200: Type.Object({ images: Type.Array(UploadedImageSchema) }, { description: 'Every file was already there' }),
+          201: Type.Object({ images: Type.Array(UploadedImageSchema) }),
+          ...errors(400, 401, 413, 415, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new AppError('expected_multipart', 415, 'Send images as multipart/form-data, one file per part.');
+      }
+      const { userId } = principalOf(request);
+      await images.assertCanUpload(userId);
+      const uploaded = await images.upload(userId, fileParts(request, config.maxUploadBytes));
+      const status = uploaded.every((image) => image.duplicate) ? 200 : 201;
+      return reply.status(status).send({ images: uploaded });
+    },
+  );
+
+  app.get(
+    '/api/v1/images',
+    {
+      preHandler: authenticated,
+      schema: {
+        tags: ['images'],
+        summary: 'The gallery, newest taken first, a page at a time',
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 60 }),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(ImageSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...errors(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query as { limit: number; cursor?: string };
+      return images.list(principalOf(request).userId, limit, cursor);
+    },
+  );
+
+  app.get(
+    '/api/v1/images/:id',
+    {
+      preHandler: authenticated,
+      schema: { tags: ['images'], summary: 'One image’s metadata', params: IdParams, response: { 200: ImageSchema, ...errors(401, 404) } },
+    },
+    async (request) => images.get(principalOf(request).userId, (request.params as { id: string }).id),
+  );
+
+  app.delete(
+    '/api/v1/images/:id',
+    {
+      preHandler: authenticated,
+      schema: { tags: ['images'], summary: 'Delete an image; its quota is freed at once', params: IdParams, response: errors(401, 404) },
+    },
+    async (request, reply) => {
+      await images.remove(principalOf(request).userId, (request.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/images/:id/:variant',
+    {
+      schema: {
+        tags: ['images'],
+        summary: 'Image bytes: the original (byte for byte, Range supported), the preview or the thumbnail',
+        description:
+          'Authorised by the signed `exp`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
+          'or by a Bearer token. `download=1` asks the browser to save the file under its original name.',
+        params: Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))) }),
+        querystring: Type.Object({
+          exp: Type.Optional(Type.String({ maxLength: 20 })),
+          sig: Type.Optional(Type.String({ maxLength: 100 })),
+          download: Type.Optional(Type.String({ maxLength: 5 })),
+        }),
+        response: errors(401, 403, 404, 416, 429),
+      },
+    },
+    async (request, reply) => {
+      const { id, variant } = request.params as { id: string; variant: Variant };
+      const query = request.query as { exp?: string; sig?: string; download?: string };
+      const userId = await mediaViewer(request, id, variant, query);
+
+      const etag = await images.etagOf(userId, id, variant);
+      const common = {
+        'cache-control': 'private, max-age=31536000, immutable',
+        etag,
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'; sandbox",
+        'cross-origin-resource-policy': 'same-origin',
+      };
+      if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
+
+      let unsatisfiable = false;
+      const media = await images.open(userId, id, variant, (size) => {
+        if (variant !== 'original') return undefined;
+        const range = parseRange(request.headers.range, size);
+        if (range === 'unsatisfiable') {
+          unsatisfiable = true;
+          return undefined;
+        }
+        return range;
+      });
+      if (unsatisfiable) {
+        media.stream.destroy();
+        return rangeNotSatisfiable(reply, media.totalSize);
+      }
+      reply.headers({
+        ...common,
+        'content-type': media.contentType,
+        'content-length': String(media.length),
+        'accept-ranges': variant === 'original' ? 'bytes' : 'none',
+        'content-disposition': contentDisposition(query.download === '1' ? 'attachment' : 'inline', media.filename),
+      });
+      if (media.range) {
+        reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+      }
+      return reply.send(media.stream);
+    },
+  );
+
+  /**
+   * Who may see this image: the bearer of a valid token (who must own it: another account's image
+   * answers 404 as if it did not exist), or anyone holding a correctly signed, unexpired URL.
+   */
+  async function mediaViewer(
+    request: FastifyRequest,
+    imageId: string,
+    variant: Variant,
+    query: { exp?: string; sig?: string },
+  ): Promise<string> {
+    const token = bearerToken(request);
+    if (token) return (await auth.authenticate(token)).userId;
+    if (query.sig === undefined || query.exp === undefined) {
+      throw unauthorized('This image needs a signed link or an Authorization: Bearer token.');
+    }
+    const owner = await images.ownerOf(imageId);
+    if (!owner) throw notFound();
+    mediaUrls.check(owner, imageId, variant, query.exp, query.sig);
+    return owner;
+  }
+}
+
+function rangeNotSatisfiable(reply: FastifyReply, size: number) {
+  return reply
+    .status(416)
+    .header('content-range', `bytes */${size}`)
+    .send({ error: { code: 'range_not_satisfiable', message: `The requested range is outside the file of ${size} bytes.` } });
+}
+
+/** The file parts of a multipart request, with a too-large file reported by name and limit. */
+async function* fileParts(request: FastifyRequest, maxBytes: number): AsyncIterable<UploadPart> {
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') continue;
+    yield { filename: part.filename, stream: withSizeMessage(part, maxBytes) };
+  }
+}
+
+function withSizeMessage(part: MultipartFile, maxBytes: number): MultipartFile['file'] {
+  // Busboy only marks an oversized file truncated and ends it; fail the stream instead, so staging
+  // stops at the limit and the error names the file.
+  part.file.once('limit', () => {
+    const name = part.filename || 'The file';
+    part.file.destroy(new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`));
+  });
+  return part.file;
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+
+import { principalOf, requireUser } from '../../http/auth-hook.js';
+import { errors, UsageSchema } from '../../http/schemas.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+export async function usageRoutes(app: FastifyInstance, { auth, usage }: GatewayDeps): Promise<void> {
+  app.get(
+    '/api/v1/usage',
+    {
+      preHandler: requireUser(auth),
+      schema: {
+        tags: ['usage'],
+        summary: 'Storage used of the quota, and today’s (UTC) transfer of the daily quota, in bytes',
+        response: { 200: UsageSchema, ...errors(401) },
+      },
+    },
+    async (request) => {
+      const { userId } = principalOf(request);
+      // The two monitors answer independently, so ask both at once.
+      const [storage, transfer] = await Promise.all([usage.storage(userId), usage.transfer(userId)]);
+      return { storage, transfer };
+    },
+  );
+}

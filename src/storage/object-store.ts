@@ -1,0 +1,66 @@
+import type { Readable } from 'node:stream';
+
+/** Metadata the store keeps about one object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Last modification time, epoch milliseconds. */
+  modifiedAt: number;
+}
+
+/** An inclusive byte range, as in an HTTP `Range: bytes=start-end` header. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Size in bytes when known up front; drivers may use it to pick single-shot vs multipart upload. */
+  size?: number;
+}
+
+/**
+ * Where image bytes live. Keys are `/`-separated relative paths made by Pixa (never from user input).
+ *
+ * Every driver must:
+ * - stream both ways (never hold a whole object in memory);
+ * - write atomically: a reader sees either no object or the complete object, never a partial one;
+ * - throw `ObjectNotFoundError` for a missing key and `StoreUnavailableError` when the backend
+ *   cannot be reached, so callers can answer 404 and 503 alike for every driver.
+ */
+export interface ObjectStore {
+  /** A short name for logs and metrics: `fs`, `s3`, `azure`. */
+  readonly kind: string;
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<void>;
+  /** A stream of the object's bytes, or of the inclusive range. Throws ObjectNotFoundError. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size and time of the object, or `undefined` when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Removes the object; removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix`, in any order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Removes leftovers of interrupted writes (temp files, uncommitted blocks, aborted multipart uploads)
+   * older than `olderThanMs`. Returns how many it removed.
+   */
+  cleanupIncomplete(olderThanMs: number): Promise<number>;
+  /** Throws StoreUnavailableError when the backend cannot be reached. Used by readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`object not found: ${key}`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

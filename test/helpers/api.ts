@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+
+export interface UploadFile {
+  name: string;
+  data: Buffer | Uint8Array;
+  type?: string;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** Error bodies as every endpoint answers them. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** A thin client over the public HTTP API, so tests read like what a user does. */
+export function apiClient(baseUrl: string) {
+  async function request<T>(method: string, path: string, options: { token?: string; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | FormData | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.form) {
+      body = options.form;
+    }
+    const response = await fetch(new URL(path, baseUrl), { method, headers, body });
+    const type = response.headers.get('content-type') ?? '';
+    const parsed = type.includes('application/json') ? await response.json() : Buffer.from(await response.arrayBuffer());
+    return { status: response.status, headers: response.headers, body: parsed as T };
+  }
+
+  return {
+    request,
+    register: (username: string, password: string) =>
+      request<{ token: string; user: { id: string; username: string } } & ErrorBody>('POST', '/api/v1/auth/register', {
+        json: { username, password },
+      }),
+    login: (username: string, password: string) =>
+      request<{ token: string } & ErrorBody>('POST', '/api/v1/auth/login', { json: { username, password } }),
+    upload: (token: string, files: UploadFile[]) => {
+      const form = new FormData();
+      for (const file of files) form.append('file', new Blob([file.data], { type: file.type ?? 'application/octet-stream' }), file.name);
+      return request<{ images: ImageBody[] } & ErrorBody>('POST', '/api/v1/images', { token, form });
+    },
+    list: (token: string, query = '') => request<{ items: ImageBody[]; nextCursor: string | null } & ErrorBody>('GET', `/api/v1/images${query}`, { token }),
+    usage: (token: string) => request<UsageBody>('GET', '/api/v1/usage', { token }),
+    /** Fetches a URL exactly as an <img src> would: no Authorization header. */
+    fetchMedia: (url: string, headers: Record<string, string> = {}) => request<Buffer & ErrorBody>('GET', url, { headers }),
+  };
+}
+
+export interface ImageBody {
+  id: string;
+  filename: string;
+  mediaType: string;
+  size: number;
+  width: number;
+  height: number;
+  takenAt: string;
+  uploadedAt: string;
+  duplicate?: boolean;
+  urls: { thumbnail: string; preview: string; original: string; download: string };
+}
+
+export interface UsageBody {
+  storage: { usedBytes: number; quotaBytes: number };
+  transfer: { day: string; inBytes: number; outBytes: number; usedBytes: number; quotaBytes: number; resetsAt: string };
+}
+
+/** A fresh, valid username and password for one test. */
+export function newCredentials(prefix = 'user'): { username: string; password: string } {
+  return { username: `${prefix}_${randomBytes(4).toString('hex')}`, password: `pw-${randomBytes(9).toString('base64url')}` };
+}
+
+/** Registers a fresh account and returns its token. */
+export async function signedUpUser(client: ReturnType<typeof apiClient>, prefix?: string) {
+  const credentials = newCredentials(prefix);
+  const response = await client.register(credentials.username, credentials.password);
+  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return { ...credentials, token: response.body.token, userId: response.body.user.id };
+}

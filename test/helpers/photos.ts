@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+
+import sharp from 'sharp';
+
+export interface PhotoOptions {
+  width?: number;
+  height?: number;
+  /** EXIF DateTimeOriginal as `YYYY:MM:DD HH:MM:SS`. */
+  takenAt?: string;
+  /** Add GPS coordinates to the EXIF, to check they are stripped from derivatives. */
+  gps?: boolean;
+  /** Seed for the picture, so different photos have different bytes. */
+  seed?: number;
+  format?: 'jpeg' | 'png' | 'webp';
+}
+
+/**
+ * A real photo-like image made by sharp: a gradient with shapes and noise (so it compresses like a
+ * photo, not like a flat colour), optionally with EXIF date and GPS.
+ */
+export async function makePhoto(options: PhotoOptions = {}): Promise<Buffer> {
+  const { width = 1200, height = 800, seed = 1, format = 'jpeg' } = options;
+  const hue = (seed * 47) % 360;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+    <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
+      <stop offset="0" stop-color="hsl(${hue},70%,55%)"/><stop offset="1" stop-color="hsl(${(hue + 120) % 360},60%,35%)"/>
+    </linearGradient></defs>
+    <rect width="100%" height="100%" fill="url(#g)"/>
+    <circle cx="${(seed * 97) % width}" cy="${(seed * 53) % height}" r="${Math.min(width, height) / 4}" fill="hsl(${(hue + 200) % 360},80%,60%)" opacity="0.7"/>
+    <rect x="${width / 5}" y="${height / 2}" width="${width / 3}" height="${height / 4}" fill="white" opacity="0.4"/>
+  </svg>`;
+  let image = sharp(Buffer.from(svg)).blur(0.3);
+  const ifd: Record<string, Record<string, string>> = {};
+  if (options.takenAt) ifd.IFD0 = { DateTime: options.takenAt };
+  if (options.takenAt) ifd.IFD2 = { DateTimeOriginal: options.takenAt };
+  if (options.gps) {
+    ifd.IFD3 = { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2964/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4008/100' };
+  }
+  if (Object.keys(ifd).length > 0) image = image.withExif(ifd);
+  if (format === 'png') return image.png().toBuffer();
+  if (format === 'webp') return image.webp().toBuffer();
+  return image.jpeg({ quality: 90 }).toBuffer();
+}
+
+export const sha256 = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
