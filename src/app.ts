@@ -23,6 +23,7 @@ import { createUsageService, type UsageService } from './modules/usage/usage.ser
 import { authRoutes } from './services/gateway/auth.routes.js';
 import type { GatewayDeps } from './services/gateway/gateway-deps.js';
 import { imageRoutes } from './services/gateway/image.routes.js';
+import { legacyRoutes } from './services/gateway/legacy.routes.js';
 import { usageRoutes } from './services/gateway/usage.routes.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -132,6 +133,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
     await app.register(authRoutes, deps);
     await app.register(imageRoutes, deps);
     await app.register(usageRoutes, deps);
+    await app.register(legacyRoutes, deps);
     registerProbes(app, core.database, core.store);
     await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
 

@@ -1,13 +1,11 @@
-import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
 import { contentDisposition, etagMatches, parseRange } from '../../http/media-headers.js';
 import { errors, ImageSchema, UploadedImageSchema } from '../../http/schemas.js';
+import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
-import { mb } from '../../lib/format.js';
-import type { UploadPart } from '../../modules/images/image.service.js';
 import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -26,7 +24,10 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
         summary: 'Upload one or more images (multipart/form-data, any field name, usually "file")',
         consumes: ['multipart/form-data'],
         response: {
-          200: Type.Object({ images: Type.Array(UploadedImageSchema) }, { description: 'Every file was already there' }),
+          200: Type.Object(
+            { images: Type.Array(UploadedImageSchema) },
+            { description: 'Every file was already there' },
+          ),
           201: Type.Object({ images: Type.Array(UploadedImageSchema) }),
           ...errors(400, 401, 413, 415, 429),
         },
@@ -71,7 +72,12 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     '/api/v1/images/:id',
     {
       preHandler: authenticated,
-      schema: { tags: ['images'], summary: 'One image’s metadata', params: IdParams, response: { 200: ImageSchema, ...errors(401, 404) } },
+      schema: {
+        tags: ['images'],
+        summary: 'One image’s metadata',
+        params: IdParams,
+        response: { 200: ImageSchema, ...errors(401, 404) },
+      },
     },
     async (request) => images.get(principalOf(request).userId, (request.params as { id: string }).id),
   );
@@ -80,7 +86,12 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     '/api/v1/images/:id',
     {
       preHandler: authenticated,
-      schema: { tags: ['images'], summary: 'Delete an image; its quota is freed at once', params: IdParams, response: errors(401, 404) },
+      schema: {
+        tags: ['images'],
+        summary: 'Delete an image; its quota is freed at once',
+        params: IdParams,
+        response: errors(401, 404),
+      },
     },
     async (request, reply) => {
       await images.remove(principalOf(request).userId, (request.params as { id: string }).id);
@@ -97,7 +108,10 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
         description:
           'Authorised by the signed `exp`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
           'or by a Bearer token. `download=1` asks the browser to save the file under its original name.',
-        params: Type.Object({ id: Type.String({ maxLength: 64 }), variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))) }),
+        params: Type.Object({
+          id: Type.String({ maxLength: 64 }),
+          variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))),
+        }),
         querystring: Type.Object({
           exp: Type.Optional(Type.String({ maxLength: 20 })),
           sig: Type.Optional(Type.String({ maxLength: 100 })),
@@ -175,23 +189,7 @@ function rangeNotSatisfiable(reply: FastifyReply, size: number) {
   return reply
     .status(416)
     .header('content-range', `bytes */${size}`)
-    .send({ error: { code: 'range_not_satisfiable', message: `The requested range is outside the file of ${size} bytes.` } });
-}
-
-/** The file parts of a multipart request, with a too-large file reported by name and limit. */
-async function* fileParts(request: FastifyRequest, maxBytes: number): AsyncIterable<UploadPart> {
-  for await (const part of request.parts()) {
-    if (part.type !== 'file') continue;
-    yield { filename: part.filename, stream: withSizeMessage(part, maxBytes) };
-  }
-}
-
-function withSizeMessage(part: MultipartFile, maxBytes: number): MultipartFile['file'] {
-  // Busboy only marks an oversized file truncated and ends it; fail the stream instead, so staging
-  // stops at the limit and the error names the file.
-  part.file.once('limit', () => {
-    const name = part.filename || 'The file';
-    part.file.destroy(new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`));
-  });
-  return part.file;
+    .send({
+      error: { code: 'range_not_satisfiable', message: `The requested range is outside the file of ${size} bytes.` },
+    });
 }

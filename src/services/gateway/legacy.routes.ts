@@ -1,0 +1,156 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+
+import { principalOf, requireUser } from '../../http/auth-hook.js';
+import { errors } from '../../http/schemas.js';
+import { fileParts } from '../../http/upload-parts.js';
+import { AppError } from '../../lib/app-error.js';
+import type { ImageDto } from '../../modules/images/image.service.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+const MB = 1024 * 1024;
+/** The original listed a whole gallery at once; past this many photos, the newest are listed. */
+const MAX_LINKS = 10_000;
+
+const UserData = Type.Object({
+  username: Type.String(),
+  storage_usage: Type.Number({ description: 'MB stored' }),
+  bandwidth_usage: Type.Number({ description: 'MB transferred today (UTC)' }),
+  images_links: Type.Array(Type.String()),
+});
+
+const LEGACY = { tags: ['original Pixa API'] };
+
+/**
+ * The original Pixa's four gateway endpoints, so its web page and scripts keep working. They are thin
+ * adapters over the same services as /api/v1: same validation, quotas and security.
+ */
+export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  const { auth, images, usage } = deps;
+  const authenticated = requireUser(auth);
+
+  /** The original's page data, fetched concurrently: image links, storage and transfer usage. */
+  async function userData(request: FastifyRequest) {
+    const { userId, username } = principalOf(request);
+    const origin = `${request.protocol}://${request.host}`;
+    const [storage, transfer, links] = await Promise.all([
+      usage.storage(userId),
+      usage.transfer(userId),
+      (async () => {
+        const all: ImageDto[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await images.list(userId, 200, cursor);
+          all.push(...page.items);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor && all.length < MAX_LINKS);
+        return all.map((image) => origin + image.urls.preview);
+      })(),
+    ]);
+    return {
+      username,
+      storage_usage: round(storage.usedBytes / MB),
+      bandwidth_usage: round(transfer.usedBytes / MB),
+      images_links: links,
+    };
+  }
+
+  app.post(
+    '/auth_user',
+    {
+      schema: {
+        ...LEGACY,
+        summary: 'Sign in, or create the account if the username is new (as the original did)',
+        body: Type.Object({
+          username: Type.String({ maxLength: 64 }),
+          password: Type.String({ maxLength: 1024 }),
+        }),
+        response: { 200: Type.Object({ token: Type.String() }), ...errors(400, 401, 403, 429) },
+      },
+    },
+    async (request) => {
+      const body = request.body as { username: string; password: string };
+      const username = body.username.trim();
+      const password = body.password.trim();
+      if (username.length < 3 || password.length < 3) {
+        throw new AppError('invalid_input', 400, 'Inputs cannot be smaller than 3 characters.');
+      }
+      try {
+        return { token: (await auth.login(username, body.password, request.ip)).token };
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'invalid_credentials') throw error;
+        if (deps.config.signup === 'closed') throw error;
+        try {
+          return { token: (await auth.register(username, body.password)).token };
+        } catch (registerError) {
+          // The name exists, so the password was simply wrong.
+          if (registerError instanceof AppError && registerError.code === 'username_taken') throw error;
+          throw registerError;
+        }
+      }
+    },
+  );
+
+  app.post(
+    '/load_user_data',
+    {
+      preHandler: authenticated,
+      schema: { ...LEGACY, summary: 'Usage and image links', response: { 200: UserData, ...errors(401) } },
+    },
+    async (request) => userData(request),
+  );
+
+  app.post(
+    '/upload_image',
+    {
+      preHandler: authenticated,
+      schema: {
+        ...LEGACY,
+        summary: 'Upload one image (multipart field "file")',
+        consumes: ['multipart/form-data'],
+        response: { 200: UserData, ...errors(400, 401, 413, 415, 429) },
+      },
+    },
+    async (request) => {
+      if (!request.isMultipart())
+        throw new AppError('expected_multipart', 415, 'Send the image as multipart/form-data in the field "file".');
+      const { userId } = principalOf(request);
+      await images.assertCanUpload(userId);
+      await images.upload(userId, fileParts(request, deps.config.maxUploadBytes));
+      return userData(request);
+    },
+  );
+
+  app.post(
+    '/delete_image',
+    {
+      preHandler: authenticated,
+      schema: {
+        ...LEGACY,
+        summary: 'Delete the image a link from load_user_data points to',
+        body: Type.Object({ link: Type.String({ maxLength: 2048 }) }),
+        response: { 200: UserData, ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const id = imageIdOf((request.body as { link: string }).link);
+      // remove() only finds the caller's own images: another account's link is "not found".
+      await images.remove(principalOf(request).userId, id);
+      return userData(request);
+    },
+  );
+}
+
+function imageIdOf(link: string): string {
+  let path: string;
+  try {
+    path = new URL(link, 'http://pixa.invalid').pathname;
+  } catch {
+    path = '';
+  }
+  const match = /^\/api\/v1\/images\/([0-9a-f-]{36})\/(?:original|preview|thumbnail)$/.exec(path);
+  if (!match) throw new AppError('invalid_link', 400, 'This is not a Pixa image link.');
+  return match[1]!;
+}
+
+const round = (value: number): number => Math.round(value * 100) / 100;
