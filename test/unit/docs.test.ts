@@ -13,11 +13,11 @@ describe('README', () => {
   });
 
   test.each(Object.keys(ENV_VARS))('documents %s in the configuration table', (name) => {
-    expect(readme).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+    expect(readme).toMatch(new RegExp(`^\\| \`${name}\`\\s+\\|`, 'm'));
   });
 
   test('documents no variable the program does not read', () => {
-    const documented = [...readme.matchAll(/^\| `(PIXA?_[A-Z_]+)` \|/gm)].map((match) => match[1]);
+    const documented = [...readme.matchAll(/^\| `(PIXA?_[A-Z_]+)`\s+\|/gm)].map((match) => match[1]);
     expect(documented.filter((name) => !(name! in ENV_VARS))).toEqual([]);
   });
 });
