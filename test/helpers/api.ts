@@ -19,7 +19,11 @@ export interface ErrorBody {
 
 /** A thin client over the public HTTP API, so tests read like what a user does. */
 export function apiClient(baseUrl: string) {
-  async function request<T>(method: string, path: string, options: { token?: string; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async function request<T>(
+    method: string,
+    path: string,
+    options: { token?: string; json?: unknown; form?: FormData; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let body: string | FormData | undefined;
@@ -31,28 +35,53 @@ export function apiClient(baseUrl: string) {
     }
     const response = await fetch(new URL(path, baseUrl), { method, headers, body });
     const type = response.headers.get('content-type') ?? '';
-    const parsed = type.includes('application/json') ? await response.json() : Buffer.from(await response.arrayBuffer());
+    const parsed = type.includes('application/json')
+      ? await response.json()
+      : Buffer.from(await response.arrayBuffer());
     return { status: response.status, headers: response.headers, body: parsed as T };
   }
 
   return {
     request,
     register: (username: string, password: string) =>
-      request<{ token: string; user: { id: string; username: string } } & ErrorBody>('POST', '/api/v1/auth/register', {
+      request<{ token: string; expiresAt: string; user: UserBody } & ErrorBody>('POST', '/api/v1/auth/register', {
         json: { username, password },
       }),
     login: (username: string, password: string) =>
-      request<{ token: string } & ErrorBody>('POST', '/api/v1/auth/login', { json: { username, password } }),
+      request<{ token: string; expiresAt: string; user: UserBody } & ErrorBody>('POST', '/api/v1/auth/login', {
+        json: { username, password },
+      }),
     upload: (token: string, files: UploadFile[]) => {
       const form = new FormData();
-      for (const file of files) form.append('file', new Blob([file.data], { type: file.type ?? 'application/octet-stream' }), file.name);
+      for (const file of files)
+        form.append('file', new Blob([file.data], { type: file.type ?? 'application/octet-stream' }), file.name);
       return request<{ images: ImageBody[] } & ErrorBody>('POST', '/api/v1/images', { token, form });
     },
-    list: (token: string, query = '') => request<{ items: ImageBody[]; nextCursor: string | null } & ErrorBody>('GET', `/api/v1/images${query}`, { token }),
+    list: (token: string, query = '') =>
+      request<{ items: ImageBody[]; nextCursor: string | null } & ErrorBody>('GET', `/api/v1/images${query}`, {
+        token,
+      }),
+    getImage: (token: string, id: string) => request<ImageBody & ErrorBody>('GET', `/api/v1/images/${id}`, { token }),
+    deleteImage: (token: string, id: string) => request<ErrorBody>('DELETE', `/api/v1/images/${id}`, { token }),
     usage: (token: string) => request<UsageBody>('GET', '/api/v1/usage', { token }),
+    me: (token: string) => request<UserBody & ErrorBody>('GET', '/api/v1/me', { token }),
+    logout: (token: string) => request<ErrorBody>('POST', '/api/v1/auth/logout', { token }),
+    changePassword: (token: string, currentPassword: string, newPassword: string) =>
+      request<{ token: string } & ErrorBody>('POST', '/api/v1/auth/password', {
+        token,
+        json: { currentPassword, newPassword },
+      }),
     /** Fetches a URL exactly as an <img src> would: no Authorization header. */
-    fetchMedia: (url: string, headers: Record<string, string> = {}) => request<Buffer & ErrorBody>('GET', url, { headers }),
+    fetchMedia: (url: string, headers: Record<string, string> = {}) =>
+      request<Buffer & ErrorBody>('GET', url, { headers }),
   };
+}
+
+export interface UserBody {
+  id: string;
+  username: string;
+  role: 'user' | 'admin';
+  createdAt: string;
 }
 
 export interface ImageBody {
@@ -75,7 +104,10 @@ export interface UsageBody {
 
 /** A fresh, valid username and password for one test. */
 export function newCredentials(prefix = 'user'): { username: string; password: string } {
-  return { username: `${prefix}_${randomBytes(4).toString('hex')}`, password: `pw-${randomBytes(9).toString('base64url')}` };
+  return {
+    username: `${prefix}_${randomBytes(4).toString('hex')}`,
+    password: `pw-${randomBytes(9).toString('base64url')}`,
+  };
 }
 
 /** Registers a fresh account and returns its token. */

@@ -9,14 +9,18 @@ export interface PhotoOptions {
   takenAt?: string;
   /** Add GPS coordinates to the EXIF, to check they are stripped from derivatives. */
   gps?: boolean;
+  /** EXIF orientation 1–8 (JPEG only): 6 means "rotate 90° clockwise to display". */
+  orientation?: number;
   /** Seed for the picture, so different photos have different bytes. */
   seed?: number;
-  format?: 'jpeg' | 'png' | 'webp';
+  /** Cover the picture with random noise, so it compresses like a detailed photo (large files). */
+  noise?: boolean;
+  format?: 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'tiff';
 }
 
 /**
  * A real photo-like image made by sharp: a gradient with shapes and noise (so it compresses like a
- * photo, not like a flat colour), optionally with EXIF date and GPS.
+ * photo, not like a flat colour), optionally with EXIF date, GPS and orientation.
  */
 export async function makePhoto(options: PhotoOptions = {}): Promise<Buffer> {
   const { width = 1200, height = 800, seed = 1, format = 'jpeg' } = options;
@@ -30,16 +34,46 @@ export async function makePhoto(options: PhotoOptions = {}): Promise<Buffer> {
     <rect x="${width / 5}" y="${height / 2}" width="${width / 3}" height="${height / 4}" fill="white" opacity="0.4"/>
   </svg>`;
   let image = sharp(Buffer.from(svg)).blur(0.3);
+  if (options.noise) {
+    const noise = await sharp({
+      create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer();
+    image = sharp(await image.png().toBuffer()).composite([{ input: noise, blend: 'overlay' }]);
+  }
   const ifd: Record<string, Record<string, string>> = {};
   if (options.takenAt) ifd.IFD0 = { DateTime: options.takenAt };
   if (options.takenAt) ifd.IFD2 = { DateTimeOriginal: options.takenAt };
   if (options.gps) {
-    ifd.IFD3 = { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2964/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4008/100' };
+    ifd.IFD3 = {
+      GPSLatitudeRef: 'N',
+      GPSLatitude: '48/1 51/1 2964/100',
+      GPSLongitudeRef: 'E',
+      GPSLongitude: '2/1 17/1 4008/100',
+    };
   }
   if (Object.keys(ifd).length > 0) image = image.withExif(ifd);
-  if (format === 'png') return image.png().toBuffer();
-  if (format === 'webp') return image.webp().toBuffer();
-  return image.jpeg({ quality: 90 }).toBuffer();
+  if (options.orientation !== undefined) image = image.withMetadata({ orientation: options.orientation });
+  switch (format) {
+    case 'png':
+      return image.png().toBuffer();
+    case 'webp':
+      return image.webp().toBuffer();
+    case 'gif':
+      return image.gif().toBuffer();
+    case 'avif':
+      return image.avif({ effort: 0 }).toBuffer();
+    case 'tiff':
+      return image.tiff().toBuffer();
+    case 'jpeg':
+      return image.jpeg({ quality: 90 }).toBuffer();
+  }
 }
+
+/** The smallest SVG that draws something: a real image format Pixa must refuse. */
+export const SVG_IMAGE = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>',
+);
 
 export const sha256 = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
