@@ -1,6 +1,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
 
 import { randomSecret } from '../lib/ids.js';
 import { installErrorHandler } from './error-handler.js';
@@ -46,6 +48,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     if (!reply.hasHeader('cache-control') && request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
     if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff');
   });
+  app.addHook('preValidation', async (request) => {
+    // Ajv coerces types so that query strings can carry numbers; a JSON body must not be coerced:
+    // `"password": 12345678` is the wrong type, not the string "12345678".
+    const schema = request.routeOptions.schema?.body as TSchema | undefined;
+    if (schema === undefined || request.body === undefined) return;
+    const mistyped = [...Value.Errors(schema, request.body)].find((issue) => issue.keyword === 'type');
+    if (mistyped)
+      throw Object.assign(new Error(mistyped.message), { validation: [mistyped], validationContext: 'body' });
+  });
   app.addSchema(ErrorSchema);
   installErrorHandler(app);
 
@@ -55,7 +66,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         info: {
           title: 'Pixa API',
           version: '1',
-          description: 'Accounts, images and usage of a Pixa gallery. Errors are always {"error": {"code", "message"}}.',
+          description:
+            'Accounts, images and usage of a Pixa gallery. Errors are always {"error": {"code", "message"}}.',
         },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
         security: [{ bearer: [] }],
