@@ -1,0 +1,49 @@
+// Builds the web front end (web/ → web/dist) with Vite, but only when a source is newer than the last
+// build, so `npm start` and `npm test` stay quick. Pass --force to build regardless.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const webDir = join(root, 'web');
+const builtIndex = join(webDir, 'dist', 'index.html');
+const sources = [
+  join(webDir, 'src'),
+  join(webDir, 'index.html'),
+  join(webDir, 'vite.config.js'),
+  join(webDir, 'public'),
+];
+
+/** Newest modification time among the files under `path` (a file or a directory), or 0 if absent. */
+function newestMtime(path) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+function staleReason() {
+  if (process.argv.includes('--force')) return 'a forced build was asked for';
+  const built = newestMtime(builtIndex);
+  if (built === 0) return `${relative(root, builtIndex)} is missing`;
+  const changed = sources.find((source) => newestMtime(source) > built);
+  return changed ? `${relative(root, changed)} changed since the last build` : null;
+}
+
+const reason = staleReason();
+if (reason === null) {
+  console.log('build-web: web/dist is up to date, nothing to build');
+} else {
+  console.log(`build-web: building the web UI because ${reason}`);
+  const started = process.hrtime.bigint();
+  const { build } = await import('vite');
+  await build({ configFile: join(webDir, 'vite.config.js'), logLevel: 'warn' });
+  const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
+  console.log(`build-web: wrote ${relative(root, dirname(builtIndex))} in ${ms} ms`);
+}
