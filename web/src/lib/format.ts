@@ -1,0 +1,65 @@
+/** Display helpers. Sizes use binary units, as the server's quotas do (1 MB = 1024 × 1024 bytes). */
+
+const MB = 1024 * 1024;
+
+/** A number of megabytes as the meters show it: "3.6", "1000", "0.04". */
+export function megabytes(bytes: number): string {
+  const value = bytes / MB;
+  if (Number.isInteger(value)) return String(value);
+  if (value < 0.1) return value < 0.005 ? '0' : value.toFixed(2);
+  return value.toFixed(1);
+}
+
+/** A file size for people: "812 KB", "3.4 MB". */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < MB) return `${Math.round(bytes / 1024)} KB`;
+  if (bytes < 1024 * MB) return `${(bytes / MB).toFixed(1)} MB`;
+  return `${(bytes / (1024 * MB)).toFixed(2)} GB`;
+}
+
+/*
+ * Dates taken come from the camera's clock (EXIF has no time zone), which the server reports as UTC.
+ * Showing them in UTC shows the time the camera showed, and months never shift by a time zone.
+ */
+const monthFormat = new Intl.DateTimeFormat(undefined, { month: 'long', year: 'numeric', timeZone: 'UTC' });
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  timeZone: 'UTC',
+});
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short',
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  timeZone: 'UTC',
+});
+
+/** "2024-03" for grouping by month. */
+export function monthKey(iso: string): string {
+  return iso.slice(0, 7);
+}
+
+/** "March 2024". */
+export function monthLabel(iso: string): string {
+  return monthFormat.format(new Date(iso));
+}
+
+/** "12 Mar 2024". */
+export function shortDate(iso: string): string {
+  return dayFormat.format(new Date(iso));
+}
+
+/** "Tue, 12 March 2024, 14:05". */
+export function longDateTime(iso: string): string {
+  return dateTimeFormat.format(new Date(iso));
+}
+
+/** Alt text for a photo: its name and the day it was taken. */
+export function altText(photo: { filename: string; takenAt: string }): string {
+  return `${photo.filename}, taken ${shortDate(photo.takenAt)}`;
+}

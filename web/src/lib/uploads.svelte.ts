@@ -1,0 +1,130 @@
+import { uploadPhoto } from './api.js';
+import type { UploadHandle } from './api.js';
+import type { UploadedPhoto } from './types.js';
+
+/** Files uploading at the same time; the rest wait their turn. */
+const PARALLEL = 3;
+
+export type UploadStatus = 'queued' | 'uploading' | 'processing' | 'done' | 'duplicate' | 'failed' | 'cancelled';
+
+export interface UploadTask {
+  id: number;
+  file: File;
+  status: UploadStatus;
+  loaded: number;
+  total: number;
+  message: string;
+}
+
+const FINISHED: ReadonlySet<UploadStatus> = new Set(['done', 'duplicate', 'failed', 'cancelled']);
+
+/** The upload queue behind the upload panel: one file per request, a few at a time. */
+class UploadState {
+  tasks = $state<UploadTask[]>([]);
+  /** Whether the panel is shown at all, and whether it is folded to its header. */
+  open = $state(false);
+  collapsed = $state(false);
+  #nextId = 1;
+  #handles = new Map<number, UploadHandle>();
+  #onUploaded: (photos: UploadedPhoto[]) => void = () => {};
+
+  get active(): number {
+    return this.tasks.filter((task) => !FINISHED.has(task.status)).length;
+  }
+
+  get failed(): number {
+    return this.tasks.filter((task) => task.status === 'failed').length;
+  }
+
+  /** Sets what happens with the photos of each finished upload. */
+  onUploaded(listener: (photos: UploadedPhoto[]) => void): void {
+    this.#onUploaded = listener;
+  }
+
+  add(files: Iterable<File>): void {
+    let added = 0;
+    for (const file of files) {
+      this.tasks.push({ id: this.#nextId++, file, status: 'queued', loaded: 0, total: file.size, message: '' });
+      added++;
+    }
+    if (added === 0) return;
+    this.open = true;
+    this.collapsed = false;
+    this.#pump();
+  }
+
+  retry(id: number): void {
+    const task = this.tasks.find((candidate) => candidate.id === id);
+    if (!task || (task.status !== 'failed' && task.status !== 'cancelled')) return;
+    Object.assign(task, { status: 'queued', loaded: 0, message: '' });
+    this.#pump();
+  }
+
+  retryFailed(): void {
+    for (const task of this.tasks) if (task.status === 'failed') this.retry(task.id);
+  }
+
+  cancel(id: number): void {
+    const task = this.tasks.find((candidate) => candidate.id === id);
+    if (!task || FINISHED.has(task.status)) return;
+    this.#handles.get(id)?.abort();
+    Object.assign(task, { status: 'cancelled', message: 'Cancelled' });
+    this.#pump();
+  }
+
+  /** Hides the panel and forgets finished files; files still uploading keep going in a folded panel. */
+  close(): void {
+    this.tasks = this.tasks.filter((task) => !FINISHED.has(task.status));
+    if (this.tasks.length === 0) this.open = false;
+    else this.collapsed = true;
+  }
+
+  /** Stops everything, e.g. when the session ends. */
+  reset(): void {
+    for (const handle of this.#handles.values()) handle.abort();
+    this.#handles.clear();
+    this.tasks = [];
+    this.open = false;
+  }
+
+  #pump(): void {
+    let running = this.tasks.filter((task) => task.status === 'uploading' || task.status === 'processing').length;
+    for (const task of this.tasks) {
+      if (running >= PARALLEL) break;
+      if (task.status !== 'queued') continue;
+      running++;
+      void this.#run(task);
+    }
+  }
+
+  async #run(task: UploadTask): Promise<void> {
+    task.status = 'uploading';
+    task.loaded = 0;
+    const handle = uploadPhoto(task.file, (loaded, total) => {
+      if (task.status !== 'uploading' && task.status !== 'processing') return;
+      task.loaded = loaded;
+      task.total = total;
+      // Every byte is sent; the server now checks the photo and makes its thumbnails.
+      if (loaded >= total) task.status = 'processing';
+    });
+    this.#handles.set(task.id, handle);
+    try {
+      const photos = await handle.promise;
+      if (task.status === 'cancelled') return;
+      task.loaded = task.total;
+      const duplicate = photos.length > 0 && photos.every((photo) => photo.duplicate);
+      task.status = duplicate ? 'duplicate' : 'done';
+      task.message = duplicate ? 'Already in your gallery' : 'Uploaded';
+      this.#onUploaded(photos);
+    } catch (error) {
+      if (task.status === 'cancelled') return;
+      task.status = 'failed';
+      task.message = error instanceof Error ? error.message : 'Upload failed.';
+    } finally {
+      this.#handles.delete(task.id);
+      this.#pump();
+    }
+  }
+}
+
+export const uploads = new UploadState();
