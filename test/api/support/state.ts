@@ -93,3 +93,16 @@ export async function setUserQuotas(
 ): Promise<void> {
   await server.pixa.database.db.updateTable('users').set(quotas).where('id', '=', userId).execute();
 }
+
+/** Everything an upload could leave behind for one user: rows, objects, temp files, bytes counted. */
+export async function storedState(server: TestServer, userId: string) {
+  const [rows, objects, temp, user, transfer, events] = await Promise.all([
+    imageRows(server, userId),
+    objectKeysOf(server, userId),
+    leftoverTempFiles(server),
+    userRow(server, userId),
+    transferCounters(server, userId),
+    storageEvents(server, userId),
+  ]);
+  return { rows, objects, temp, storageUsed: user.storage_used_bytes, transfer, events };
+}
