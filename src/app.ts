@@ -6,10 +6,16 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 
+import { withAccountFanout } from './clients/account-fanout.js';
+import type { GatewayClients } from './clients/clients.js';
+import { httpGatewayClients } from './clients/http-clients.js';
+import { inProcessAuth, inProcessStorage, inProcessUsage } from './clients/in-process.js';
 import type { Config } from './config/config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { createHttpServer } from './http/server.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
+import type { ReadinessCheck } from './http/probes.js';
+import { createServiceApp } from './http/service-app.js';
 import { registerWebUi } from './http/web-ui.js';
 import { createLogger } from './lib/logger.js';
 import { loadOrCreateSecret } from './lib/secrets.js';
@@ -20,11 +26,17 @@ import { createImageService, type ImageService } from './modules/images/image.se
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
 import { sweepOrphans } from './modules/images/sweeper.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
+import { authServiceRoutes } from './services/auth/auth.routes.js';
 import { authRoutes } from './services/gateway/auth.routes.js';
 import type { GatewayDeps } from './services/gateway/gateway-deps.js';
 import { imageRoutes } from './services/gateway/image.routes.js';
 import { legacyRoutes } from './services/gateway/legacy.routes.js';
 import { usageRoutes } from './services/gateway/usage.routes.js';
+import { SERVICE_NAMES, SERVICES, type ServiceName } from './services/service-table.js';
+import { storageMonitorRoutes } from './services/storage-monitor/storage-monitor.routes.js';
+import { instrumentImages } from './services/storage/instrumented-images.js';
+import { storageServiceRoutes } from './services/storage/storage.routes.js';
+import { usageMonitorRoutes } from './services/usage-monitor/usage-monitor.routes.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -44,13 +56,16 @@ export interface PixaCore {
   close(): Promise<void>;
 }
 
+/** Embedded Pixa: the core plus the public gateway, whose clients call the services in process. */
 export interface Pixa extends PixaCore {
   app: FastifyInstance;
+  metrics: Metrics;
 }
 
 export interface PixaOptions {
   logger?: Logger;
   now?: () => number;
+  metrics?: Metrics;
 }
 
 /**
@@ -58,7 +73,7 @@ export interface PixaOptions {
  * with plain factories. The admin commands use this alone; `createPixa` adds the HTTP gateway.
  */
 export async function createCore(config: Readonly<Config>, options: PixaOptions = {}): Promise<PixaCore> {
-  const logger = options.logger ?? createLogger({ service: 'pixa', level: config.logLevel });
+  const logger = options.logger ?? processLogger(config, 'pixa');
   const database = await openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
   let store: ObjectStore | undefined;
   try {
@@ -68,7 +83,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     }
     store = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
     const openedStore = store;
-    const secret = config.authSecretKey ?? (await loadOrCreateSecret(config.dataDir, 'secret.key'));
+    const secret = await authSecret(config);
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
     return {
@@ -107,40 +122,28 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
   }
 }
 
-/** One Pixa process in embedded mode: the core plus the public gateway on one Fastify instance. */
+/**
+ * One Pixa process in embedded mode: the core plus the public gateway on one Fastify instance, its
+ * clients calling the other four services in process.
+ */
 export async function createPixa(config: Readonly<Config>, options: PixaOptions = {}): Promise<Pixa> {
   const core = await createCore(config, options);
   try {
-    const app = await createHttpServer({
-      service: 'gateway',
-      logger: core.logger,
-      trustProxy: config.trustProxy,
-      requestTimeoutMs: config.requestTimeoutMs,
-      openapi: true,
-    });
-    await app.register(multipart, {
-      limits: {
-        fileSize: config.maxUploadBytes,
-        files: config.maxFilesPerUpload,
-        fields: 10,
-        parts: config.maxFilesPerUpload + 10,
-        headerPairs: 50,
-        fieldNameSize: 100,
-      },
-      throwFileSizeLimit: true,
-    });
-    const deps: GatewayDeps = { config, auth: core.auth, images: core.images, usage: core.usage, mediaUrls: core.mediaUrls };
-    await app.register(authRoutes, deps);
-    await app.register(imageRoutes, deps);
-    await app.register(usageRoutes, deps);
-    await app.register(legacyRoutes, deps);
-    registerProbes(app, core.database, core.store);
-    await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
-
+    const metrics = options.metrics ?? createMetrics();
+    const images = inProcessStorage(instrumentImages(core.images, metrics), core.store);
+    const clients: GatewayClients = {
+      auth: inProcessAuth(core.auth, core.database.db),
+      storage: images,
+      usage: inProcessUsage(core.usage),
+      readiness: dependencyChecks(core.database, core.store),
+      close: async () => {},
+    };
+    const app = await createGatewayApp(config, { logger: core.logger, metrics, clients, mediaUrls: core.mediaUrls });
     const sweeper = scheduleSweeps(config, core.database, core.store, core.logger);
     return {
       ...core,
       app,
+      metrics,
       async close() {
         clearInterval(sweeper);
         await app.close();
@@ -153,15 +156,210 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
   }
 }
 
-function registerProbes(app: FastifyInstance, database: Database, store: ObjectStore): void {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    const checks = await Promise.allSettled([sql`select 1`.execute(database.db), store.ping()]);
-    const [db, objects] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : 'unavailable'));
-    const ready = db === 'ok' && objects === 'ok';
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', database: db, objectStore: objects });
+/** One listening service of a running process. */
+export interface Listener {
+  service: ServiceName;
+  app: FastifyInstance;
+  host: string;
+  port: number;
+}
+
+/** The services one `pixa serve` runs, in either mode. */
+export interface PixaProcess {
+  logger: Logger;
+  listeners: Listener[];
+  /** Starts every listener; returns their addresses. */
+  listen(): Promise<string[]>;
+  /** Stops accepting, lets in-flight requests finish, then closes pools, the database and the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the services `config.services` names. Embedded: one process with every service in it, the
+ * gateway on the public port; an internal service listed explicitly also gets its own port.
+ * Pod: each listed service on its own port, the gateway calling the others over HTTP.
+ */
+export async function createPixaProcess(config: Readonly<Config>, options: PixaOptions = {}): Promise<PixaProcess> {
+  const logger =
+    options.logger ?? processLogger(config, config.mode === 'embedded' ? 'pixa' : config.services.join(','));
+  const metrics = options.metrics ?? createMetrics({ processMetrics: true });
+  const closers: (() => Promise<void>)[] = [];
+  const listeners: Listener[] = [];
+  const internal = config.services.filter(
+    (service): service is Exclude<ServiceName, 'gateway'> => service !== 'gateway',
+  );
+  const port = (service: ServiceName) => ({
+    host: service === 'gateway' ? config.host : config.internalHost,
+    port: config.ports[service],
+  });
+
+  async function close(): Promise<void> {
+    // Last opened, first closed: the public gateway stops before the services and pools it uses.
+    for (const closer of closers.reverse()) await closer();
+  }
+
+  try {
+    if (config.mode === 'embedded') {
+      const pixa = await createPixa(config, { ...options, logger, metrics });
+      closers.push(() => pixa.close());
+      // Every service runs in process; only ones named on their own get a port of their own.
+      const exposed = internal.length === SERVICE_NAMES.length - 1 ? [] : internal;
+      const token = exposed.length > 0 ? await internalToken(config) : '';
+      for (const service of exposed) {
+        const app = await createInternalApp(service, { config, logger, metrics, internalToken: token, core: pixa });
+        closers.push(() => app.close());
+        listeners.push({ service, app, ...port(service) });
+      }
+      if (config.services.includes('gateway'))
+        listeners.unshift({ service: 'gateway', app: pixa.app, ...port('gateway') });
+    } else {
+      const token = await internalToken(config);
+      const needsCore = internal.length > 0;
+      const core = needsCore ? await createCore(config, { ...options, logger }) : undefined;
+      if (core) closers.push(() => core.close());
+      for (const service of internal) {
+        const app = await createInternalApp(service, { config, logger, metrics, internalToken: token, core: core! });
+        closers.push(() => app.close());
+        listeners.push({ service, app, ...port(service) });
+      }
+      if (core && internal.includes('storage')) {
+        const sweeper = scheduleSweeps(config, core.database, core.store, logger);
+        closers.push(async () => clearInterval(sweeper));
+      }
+      if (config.services.includes('gateway')) {
+        const clients = httpGatewayClients(config, { internalToken: token, metrics, logger });
+        closers.push(() => clients.close());
+        const mediaUrls = createMediaUrlSigner(await authSecret(config), config.mediaUrlTtlSeconds, options.now);
+        const app = await createGatewayApp(config, { logger, metrics, clients, mediaUrls });
+        closers.push(() => app.close());
+        listeners.unshift({ service: 'gateway', app, ...port('gateway') });
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  return {
+    logger,
+    listeners,
+    async listen() {
+      const addresses: string[] = [];
+      for (const listener of listeners) {
+        const address = await listener.app.listen({ host: listener.host, port: listener.port });
+        logger.info({ listener: listener.service, address, mode: config.mode }, 'listening');
+        addresses.push(address);
+      }
+      return addresses;
+    },
+    close,
+  };
+}
+
+interface GatewayAppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  clients: GatewayClients;
+  mediaUrls: MediaUrlSigner;
+}
+
+/** The public gateway: web UI, public API and the original Pixa's endpoints, over its clients. */
+async function createGatewayApp(config: Readonly<Config>, deps: GatewayAppDeps): Promise<FastifyInstance> {
+  const { logger, metrics, clients, mediaUrls } = deps;
+  const app = await createServiceApp({
+    service: 'gateway',
+    config,
+    logger,
+    metrics,
+    readiness: clients.readiness,
+    openapi: true,
+  });
+  await registerUploads(app, config);
+  const gateway: GatewayDeps = {
+    config,
+    auth: withAccountFanout(clients.auth, clients.storage, logger),
+    images: clients.storage,
+    usage: clients.usage,
+    mediaUrls,
+  };
+  await app.register(authRoutes, gateway);
+  await app.register(imageRoutes, gateway);
+  await app.register(usageRoutes, gateway);
+  await app.register(legacyRoutes, gateway);
+  await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
+  return app;
+}
+
+interface InternalAppDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  metrics: Metrics;
+  internalToken: string;
+  core: PixaCore;
+}
+
+/** One internal service on its own port: its routes over the module, behind the internal token. */
+async function createInternalApp(
+  service: Exclude<ServiceName, 'gateway'>,
+  deps: InternalAppDeps,
+): Promise<FastifyInstance> {
+  const { config, logger, metrics, internalToken, core } = deps;
+  const checks = dependencyChecks(core.database, SERVICES[service].store ? core.store : undefined);
+  const app = await createServiceApp({ service, config, logger, metrics, readiness: checks, internalToken });
+  switch (service) {
+    case 'auth':
+      await app.register(authServiceRoutes, { auth: inProcessAuth(core.auth, core.database.db) });
+      break;
+    case 'storage':
+      await registerUploads(app, config);
+      await app.register(storageServiceRoutes, {
+        images: instrumentImages(core.images, metrics),
+        store: core.store,
+        maxUploadBytes: config.maxUploadBytes,
+      });
+      break;
+    case 'storage-monitor':
+      await app.register(storageMonitorRoutes, { usage: core.usage });
+      break;
+    case 'usage-monitor':
+      await app.register(usageMonitorRoutes, { usage: core.usage });
+      break;
+  }
+  return app;
+}
+
+/** Streaming multipart with the upload limits, for the gateway and for the storage service behind it. */
+async function registerUploads(app: FastifyInstance, config: Readonly<Config>): Promise<void> {
+  await app.register(multipart, {
+    limits: {
+      fileSize: config.maxUploadBytes,
+      files: config.maxFilesPerUpload,
+      fields: 10,
+      parts: config.maxFilesPerUpload + 10,
+      headerPairs: 50,
+      fieldNameSize: 100,
+    },
+    throwFileSizeLimit: true,
   });
 }
+
+function dependencyChecks(database: Database, store: ObjectStore | undefined): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = { database: () => sql`select 1`.execute(database.db) };
+  if (store) checks.objectStore = () => store.ping();
+  return checks;
+}
+
+function processLogger(config: Readonly<Config>, service: string): Logger {
+  return createLogger({ service, level: config.logLevel, file: config.logFile, maxFileBytes: config.logMaxBytes });
+}
+
+/** The token-signing secret: configured (pod mode requires it), or generated once in the data dir. */
+const authSecret = (config: Readonly<Config>): Promise<string> =>
+  config.authSecretKey ? Promise.resolve(config.authSecretKey) : loadOrCreateSecret(config.dataDir, 'secret.key');
+
+/** The internal service token: configured (pod mode requires it), or generated once in the data dir. */
+const internalToken = (config: Readonly<Config>): Promise<string> =>
+  config.internalToken ? Promise.resolve(config.internalToken) : loadOrCreateSecret(config.dataDir, 'internal.token');
 
 /** Orphans are only removed once older than this: long enough for any upload still in flight. */
 const SWEEP_SAFETY_WINDOW_MS = 60 * 60 * 1000;

@@ -31,6 +31,7 @@ export interface Config {
   trustProxy: boolean;
   logLevel: string;
   logFile: string | undefined;
+  logMaxBytes: number;
   sweepIntervalSeconds: number;
 }
 
@@ -67,7 +68,8 @@ export const ENV_VARS: Readonly<Record<string, { default: string; description: s
   PIXA_DB_POOL_SIZE: { default: '10', description: 'Connections per process for MySQL and PostgreSQL.' },
   PIXA_STORAGE_URL: {
     default: 'file://<data dir>/objects',
-    description: '`file:///path`, `s3://bucket/prefix?region=&endpoint=&forcePathStyle=` or `azure://container/prefix`.',
+    description:
+      '`file:///path`, `s3://bucket/prefix?region=&endpoint=&forcePathStyle=` or `azure://container/prefix`.',
   },
   PIXA_AZURE_CONNECTION_STRING: { default: '', description: 'Connection string for `azure://` storage.' },
   PIXA_STORAGE_CONNECTION_STRING: { default: '', description: 'Original Pixa name for the Azure connection string.' },
@@ -88,15 +90,24 @@ export const ENV_VARS: Readonly<Record<string, { default: string; description: s
   PIXA_STORAGE_QUOTA_MB: { default: '1000', description: 'Storage quota per account in MB; 0 = unlimited.' },
   PIXA_DAILY_TRANSFER_MB: {
     default: '25',
-    description: 'Daily transfer quota per account per UTC day in MB (uploads plus original and preview downloads); 0 = unlimited.',
+    description:
+      'Daily transfer quota per account per UTC day in MB (uploads plus original and preview downloads); 0 = unlimited.',
   },
   PIXA_MEDIA_URL_TTL_MINUTES: { default: '120', description: 'Lifetime of signed image URLs.' },
   PIXA_REQUEST_TIMEOUT_SECONDS: { default: '300', description: 'Longest a single request (an upload) may take.' },
   PIXA_SHUTDOWN_GRACE_SECONDS: { default: '30', description: 'Time in-flight requests get to finish on SIGTERM.' },
   PIXA_TRUST_PROXY: { default: 'false', description: 'Trust X-Forwarded-For (set behind an HTTP proxy).' },
   PIXA_LOG_LEVEL: { default: 'info', description: 'trace, debug, info, warn, error or silent.' },
-  PIXA_LOG_FILE: { default: '', description: 'Also write logs to this file, rotated by size.' },
-  PIXA_SWEEP_INTERVAL_MINUTES: { default: '60', description: 'How often the storage service sweeps orphans; 0 = never.' },
+  PIXA_LOG_FILE: {
+    default: '',
+    description:
+      'Also write logs to this file, rotated by size (5 old files kept); `{service}` becomes the service name.',
+  },
+  PIXA_LOG_MAX_MB: { default: '10', description: 'Size at which the log file is rotated.' },
+  PIXA_SWEEP_INTERVAL_MINUTES: {
+    default: '60',
+    description: 'How often the storage service sweeps orphans; 0 = never.',
+  },
 };
 
 export class ConfigError extends Error {
@@ -108,8 +119,12 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads and validates the configuration. Throws ConfigError listing every bad value at once. */
-export function loadConfig(env: Env = process.env): Readonly<Config> {
+/**
+ * Reads and validates the configuration. Throws ConfigError listing every bad value at once.
+ * `overrides` win over `env` (the command line's `--services`).
+ */
+export function loadConfig(source: Env = process.env, overrides: Env = {}): Readonly<Config> {
+  const env: Env = { ...source, ...overrides };
   const problems: string[] = [];
   const str = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -204,6 +219,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: bool('PIXA_TRUST_PROXY', false),
     logLevel: oneOf('PIXA_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
     logFile: str('PIXA_LOG_FILE'),
+    logMaxBytes: Math.round(int('PIXA_LOG_MAX_MB', 10, 0.01, 100_000) * MB),
     sweepIntervalSeconds: int('PIXA_SWEEP_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,0 +1,37 @@
+import type { Principal, SignIn, UserDto } from '../modules/auth/auth.service.js';
+import type { AuthClient } from './clients.js';
+import type { ServiceClient } from './http-client.js';
+
+/**
+ * The auth service over HTTP (pod mode). Tokens travel in the Authorization header, never in a
+ * URL, so they stay out of every log.
+ */
+export function httpAuthClient(client: ServiceClient): AuthClient {
+  const user = (userId: string) => `/internal/auth/users/${encodeURIComponent(userId)}`;
+  return {
+    register: (username, password, options = {}) =>
+      client.json<SignIn>({
+        method: 'POST',
+        path: '/internal/auth/register',
+        json: { username, password, role: options.role },
+      }),
+    login: (username, password, address) =>
+      client.json<SignIn>({ method: 'POST', path: '/internal/auth/login', json: { username, password, address } }),
+    logout: (sessionId) => client.json<void>({ method: 'POST', path: '/internal/auth/logout', json: { sessionId } }),
+    authenticate: (token) =>
+      client.json<Principal>({
+        method: 'GET',
+        path: '/internal/auth/principal',
+        headers: { authorization: `Bearer ${token}` },
+        retry: true,
+      }),
+    changePassword: (principal, currentPassword, newPassword) =>
+      client.json<SignIn>({
+        method: 'POST',
+        path: '/internal/auth/password',
+        json: { principal, currentPassword, newPassword },
+      }),
+    getUser: (userId) => client.json<UserDto>({ method: 'GET', path: user(userId), retry: true }),
+    deleteUser: (userId) => client.json<void>({ method: 'DELETE', path: user(userId) }),
+  };
+}

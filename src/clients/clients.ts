@@ -1,0 +1,31 @@
+import type { AuthService } from '../modules/auth/auth.service.js';
+import type { ImageService } from '../modules/images/image.service.js';
+import type { UsageService } from '../modules/usage/usage.service.js';
+
+/**
+ * What the gateway asks of the auth service. The same interface in process (embedded mode) and
+ * over HTTP (pod mode).
+ */
+export interface AuthClient extends AuthService {
+  /** Removes an account that was just created, when creating it elsewhere failed. */
+  deleteUser(userId: string): Promise<void>;
+}
+
+/** What the gateway asks of the storage service. */
+export interface StorageClient extends ImageService {
+  /** Throws (a 503) when the storage service could not store a new account's photos right now. */
+  checkReady(): Promise<void>;
+}
+
+/** The storage monitor (storage usage) and the usage monitor (transfer usage) behind one interface. */
+export type UsageClient = UsageService;
+
+/** Everything the gateway calls, wired for the mode this process runs in. */
+export interface GatewayClients {
+  auth: AuthClient;
+  storage: StorageClient;
+  usage: UsageClient;
+  /** Readiness checks of the services these clients call, for the gateway's /readyz. */
+  readiness: Record<string, () => Promise<unknown>>;
+  close(): Promise<void>;
+}

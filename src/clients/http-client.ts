@@ -1,0 +1,162 @@
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { Logger } from 'pino';
+import { Pool, type Dispatcher } from 'undici';
+
+import type { Metrics } from '../http/metrics.js';
+import { INTERNAL_TOKEN_HEADER } from '../http/internal-auth.js';
+import { AppError, unavailable } from '../lib/app-error.js';
+import { currentRequestId } from '../lib/request-context.js';
+
+export interface ServiceClientOptions {
+  /** The service called, for metrics and logs, e.g. `storage`. */
+  target: string;
+  /** How a person would name it in an error message, e.g. `Photo storage`. */
+  label: string;
+  /** e.g. `http://127.0.0.1:5001` */
+  origin: string;
+  internalToken: string;
+  metrics: Metrics;
+  logger: Logger;
+  /** Longest wait for an answer's headers (a long upload passes its own). */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  body?: Readable;
+  headers?: Record<string, string>;
+  /**
+   * A pure read that may be sent again when the connection failed before any answer. Calls that
+   * change something (and media downloads, which are charged to the transfer quota) never are.
+   */
+  retry?: boolean;
+  headersTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One connection pool to one internal service, with Pixa's error format on both sides. */
+export interface ServiceClient {
+  /** The answer with its body unread (a stream); a 4xx/5xx answer is thrown as the same AppError. */
+  call(options: CallOptions): Promise<Dispatcher.ResponseData>;
+  /** The parsed JSON answer, or undefined for 204. */
+  json<T>(options: CallOptions): Promise<T>;
+  close(): Promise<void>;
+}
+
+const RETRIES = 2;
+const RETRY_DELAY_MS = 50;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Errors that mean the request got no answer because the connection failed. */
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * An HTTP client for one internal service. Connections are kept alive (shorter than the server's
+ * keep-alive, so the client never reuses a socket the server is closing). Every call carries the
+ * internal token and the current request id. An error answer `{"error": {code, message}}` becomes
+ * the same AppError here (Retry-After kept), so the gateway answers exactly what the service said;
+ * a service that cannot be reached becomes a 503 naming it.
+ */
+export function createServiceClient(options: ServiceClientOptions): ServiceClient {
+  const { target, label, metrics, logger } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const pool = new Pool(options.origin, {
+    connections: 64,
+    keepAliveTimeout: 10_000,
+    keepAliveMaxTimeout: 30_000,
+    connect: { timeout: 2_000 },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+
+  async function attempt(call: CallOptions): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { [INTERNAL_TOKEN_HEADER]: options.internalToken, ...call.headers };
+    const requestId = currentRequestId();
+    if (requestId) headers['x-request-id'] = requestId;
+    let body: string | Readable | undefined = call.body;
+    if (call.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(call.json);
+    }
+    const query = call.query && Object.fromEntries(Object.entries(call.query).filter(([, v]) => v !== undefined));
+    return pool.request({
+      method: call.method,
+      path: call.path,
+      query,
+      headers,
+      body,
+      signal: call.signal,
+      headersTimeout: call.headersTimeoutMs ?? timeoutMs,
+    });
+  }
+
+  async function call(request: CallOptions): Promise<Dispatcher.ResponseData> {
+    let response: Dispatcher.ResponseData;
+    for (let tries = 0; ; tries++) {
+      try {
+        response = await attempt(request);
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        if (request.signal?.aborted) throw error;
+        const retry = request.retry && tries < RETRIES && CONNECTION_ERRORS.has(code) && !TIMEOUT_ERRORS.has(code);
+        if (retry) {
+          await sleep(RETRY_DELAY_MS * 2 ** tries);
+          continue;
+        }
+        const reason = TIMEOUT_ERRORS.has(code) ? 'timeout' : 'connection';
+        metrics.internalCallFailures.inc({ target, reason });
+        logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
+        throw unavailable(label);
+      }
+    }
+    if (response.statusCode < 400) return response;
+    if (response.statusCode >= 500) metrics.internalCallFailures.inc({ target, reason: 'server_error' });
+    throw await errorOf(response, label);
+  }
+
+  return {
+    call,
+    async json<T>(request: CallOptions): Promise<T> {
+      const response = await call(request);
+      if (response.statusCode === 204) {
+        await response.body.dump();
+        return undefined as T;
+      }
+      return (await response.body.json()) as T;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The AppError an error answer stands for; anything not in Pixa's error format counts as the service being down. */
+async function errorOf(response: Dispatcher.ResponseData, label: string): Promise<AppError> {
+  let parsed: unknown;
+  try {
+    parsed = await response.body.json();
+  } catch {
+    parsed = undefined;
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (typeof error?.code !== 'string' || typeof error.message !== 'string') return unavailable(label);
+  const headers: Record<string, string> = {};
+  const retryAfter = response.headers['retry-after'];
+  if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
+  const contentRange = response.headers['content-range'];
+  if (typeof contentRange === 'string') headers['content-range'] = contentRange;
+  return new AppError(error.code, response.statusCode, error.message, headers);
+}

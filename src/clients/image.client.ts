@@ -1,0 +1,113 @@
+import type { ImageDto, ImagePage, MediaResponse, UploadedImageDto } from '../modules/images/image.service.js';
+import type { Variant } from '../modules/images/media-url.js';
+import type { ByteRange } from '../storage/object-store.js';
+import { memoized } from '../lib/request-context.js';
+import type { StorageClient } from './clients.js';
+import type { ServiceClient } from './http-client.js';
+import { multipartBody } from './multipart-body.js';
+
+/** What the storage service tells about one variant before it is sent. */
+export interface VariantMeta {
+  etag: string;
+  size: number;
+}
+
+/** Headers of an internal media answer that the public one does not carry as such. */
+export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa-filename' } as const;
+
+/**
+ * The storage service over HTTP (pod mode). Uploads are re-encoded as a streamed multipart body and
+ * media come back as the response stream, so image bytes pass through the gateway without being
+ * held in memory, and never as base64.
+ */
+export function httpStorageClient(client: ServiceClient, options: { uploadTimeoutMs: number }): StorageClient {
+  const user = (userId: string) => `/internal/users/${encodeURIComponent(userId)}`;
+  const image = (userId: string, imageId: string) => `${user(userId)}/images/${encodeURIComponent(imageId)}`;
+
+  /** Asked by etagOf and again by open within one media request: the answer is kept for the request. */
+  const meta = (userId: string, imageId: string, variant: Variant) =>
+    memoized(`storage-meta:${userId}:${imageId}:${variant}`, () =>
+      client.json<VariantMeta>({ method: 'GET', path: `${image(userId, imageId)}/${variant}/meta`, retry: true }),
+    );
+
+  return {
+    async assertCanUpload(userId) {
+      await client.json<void>({ method: 'GET', path: `${user(userId)}/upload-allowance`, retry: true });
+    },
+
+    async upload(userId, parts) {
+      const body = multipartBody(parts);
+      // Stops sending the rest of the upload as soon as the storage service has answered (a refusal
+      // can come after the first file) or the upload's own stream failed.
+      const abort = new AbortController();
+      try {
+        const answer = await client.json<{ images: UploadedImageDto[] }>({
+          method: 'POST',
+          path: `${user(userId)}/images`,
+          body: body.stream,
+          headers: { 'content-type': body.contentType },
+          headersTimeoutMs: options.uploadTimeoutMs,
+          signal: abort.signal,
+        });
+        return answer.images;
+      } catch (error) {
+        // The part stream's own error (e.g. file too large) says more than what it did to the call.
+        throw body.failure() ?? error;
+      } finally {
+        abort.abort();
+        body.stream.destroy();
+      }
+    },
+
+    list: (userId, limit, cursor) =>
+      client.json<ImagePage>({ method: 'GET', path: `${user(userId)}/images`, query: { limit, cursor }, retry: true }),
+
+    get: (userId, imageId) => client.json<ImageDto>({ method: 'GET', path: image(userId, imageId), retry: true }),
+
+    remove: (userId, imageId) => client.json<void>({ method: 'DELETE', path: image(userId, imageId) }),
+
+    async removeAll(userId) {
+      return (await client.json<{ removed: number }>({ method: 'DELETE', path: `${user(userId)}/images` })).removed;
+    },
+
+    async ownerOf(imageId) {
+      const answer = await client.json<{ ownerId: string | null }>({
+        method: 'GET',
+        path: `/internal/images/${encodeURIComponent(imageId)}/owner`,
+        retry: true,
+      });
+      return answer.ownerId ?? undefined;
+    },
+
+    async etagOf(userId, imageId, variant) {
+      return (await meta(userId, imageId, variant)).etag;
+    },
+
+    async open(userId, imageId, variant, rangeOf): Promise<MediaResponse> {
+      const range: ByteRange | undefined = rangeOf ? rangeOf((await meta(userId, imageId, variant)).size) : undefined;
+      // Not retried: the storage service charges the transfer quota when it opens the object.
+      const response = await client.call({
+        method: 'GET',
+        path: `${image(userId, imageId)}/${variant}`,
+        headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
+      });
+      const header = (name: string): string => {
+        const value = response.headers[name];
+        return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+      };
+      return {
+        stream: response.body,
+        contentType: header('content-type'),
+        length: Number(header('content-length')),
+        totalSize: Number(header(MEDIA_HEADERS.totalSize)),
+        range,
+        etag: header('etag'),
+        filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
+      };
+    },
+
+    async checkReady() {
+      await client.json<void>({ method: 'GET', path: '/internal/storage/ready', retry: true });
+    },
+  };
+}

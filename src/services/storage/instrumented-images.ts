@@ -1,0 +1,42 @@
+import type { Metrics } from '../../http/metrics.js';
+import { AppError } from '../../lib/app-error.js';
+import type { ImageService } from '../../modules/images/image.service.js';
+
+const QUOTA_CODES: Readonly<Record<string, string>> = {
+  storage_quota_exceeded: 'storage',
+  transfer_quota_exceeded: 'transfer',
+};
+
+/**
+ * The image service with its traffic counted: images and bytes uploaded, bytes sent, and requests
+ * refused for a quota. Wraps the real service where it runs (the storage service, or the one
+ * embedded process), so each event is counted once whichever way the gateway reached it.
+ */
+export function instrumentImages(images: ImageService, metrics: Metrics): ImageService {
+  async function counted<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      const quota = error instanceof AppError ? QUOTA_CODES[error.code] : undefined;
+      if (quota) metrics.quotaRejections.inc({ quota });
+      throw error;
+    }
+  }
+  return {
+    ...images,
+    assertCanUpload: (userId) => counted(images.assertCanUpload(userId)),
+    async upload(userId, parts) {
+      const uploaded = await counted(images.upload(userId, parts));
+      for (const image of uploaded) {
+        metrics.uploadedImages.inc({ result: image.duplicate ? 'duplicate' : 'stored' });
+        metrics.imageBytes.inc({ direction: 'in' }, image.size);
+      }
+      return uploaded;
+    },
+    async open(userId, imageId, variant, range) {
+      const media = await counted(images.open(userId, imageId, variant, range));
+      metrics.imageBytes.inc({ direction: 'out' }, media.length);
+      return media;
+    },
+  };
+}

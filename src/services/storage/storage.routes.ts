@@ -1,0 +1,150 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+
+import { MEDIA_HEADERS, type VariantMeta } from '../../clients/image.client.js';
+import { fileParts } from '../../http/upload-parts.js';
+import { AppError } from '../../lib/app-error.js';
+import type { ImageService } from '../../modules/images/image.service.js';
+import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+
+const UserParams = Type.Object({ userId: Type.String({ maxLength: 64 }) });
+const ImageParams = Type.Object({ userId: Type.String({ maxLength: 64 }), imageId: Type.String({ maxLength: 64 }) });
+const VariantParams = Type.Object({
+  userId: Type.String({ maxLength: 64 }),
+  imageId: Type.String({ maxLength: 64 }),
+  variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))),
+});
+
+export interface StorageRoutesDeps {
+  images: ImageService;
+  store: ObjectStore;
+  maxUploadBytes: number;
+}
+
+/**
+ * The storage service's internal API: image bytes, metadata and the storage event log. Each route
+ * hands off to the image service, which keeps an upload's row, storage charge and transfer charge
+ * in one database transaction.
+ */
+export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRoutesDeps): Promise<void> {
+  const { images, store, maxUploadBytes } = deps;
+  type Ids = { userId: string; imageId: string };
+  type VariantIds = Ids & { variant: Variant };
+
+  app.get('/internal/storage/ready', async (_request, reply) => {
+    await store.ping();
+    return reply.status(204).send();
+  });
+
+  app.get('/internal/users/:userId/upload-allowance', { schema: { params: UserParams } }, async (request, reply) => {
+    await images.assertCanUpload((request.params as { userId: string }).userId);
+    return reply.status(204).send();
+  });
+
+  app.post('/internal/users/:userId/images', { schema: { params: UserParams } }, async (request, reply) => {
+    if (!request.isMultipart()) throw new AppError('expected_multipart', 415, 'Send images as multipart/form-data.');
+    const uploaded = await images.upload(
+      (request.params as { userId: string }).userId,
+      fileParts(request, maxUploadBytes),
+    );
+    return reply.status(201).send({ images: uploaded });
+  });
+
+  app.get(
+    '/internal/users/:userId/images',
+    {
+      schema: {
+        params: UserParams,
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 200 }),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query as { limit: number; cursor?: string };
+      return images.list((request.params as { userId: string }).userId, limit, cursor);
+    },
+  );
+
+  app.delete('/internal/users/:userId/images', { schema: { params: UserParams } }, async (request) => ({
+    removed: await images.removeAll((request.params as { userId: string }).userId),
+  }));
+
+  app.get('/internal/users/:userId/images/:imageId', { schema: { params: ImageParams } }, async (request) => {
+    const { userId, imageId } = request.params as Ids;
+    return images.get(userId, imageId);
+  });
+
+  app.delete('/internal/users/:userId/images/:imageId', { schema: { params: ImageParams } }, async (request, reply) => {
+    const { userId, imageId } = request.params as Ids;
+    await images.remove(userId, imageId);
+    return reply.status(204).send();
+  });
+
+  app.get(
+    '/internal/images/:imageId/owner',
+    { schema: { params: Type.Object({ imageId: Type.String({ maxLength: 64 }) }) } },
+    async (request) => ({ ownerId: (await images.ownerOf((request.params as { imageId: string }).imageId)) ?? null }),
+  );
+
+  app.get(
+    '/internal/users/:userId/images/:imageId/:variant/meta',
+    { schema: { params: VariantParams } },
+    async (request): Promise<VariantMeta> => {
+      const { userId, imageId, variant } = request.params as VariantIds;
+      const [etag, size] = await Promise.all([
+        images.etagOf(userId, imageId, variant),
+        variantSize(images, userId, imageId, variant),
+      ]);
+      return { etag, size };
+    },
+  );
+
+  app.get(
+    '/internal/users/:userId/images/:imageId/:variant',
+    { schema: { params: VariantParams } },
+    async (request, reply) => {
+      const { userId, imageId, variant } = request.params as VariantIds;
+      // The gateway sends one exact range, already checked against the size it asked for.
+      const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
+      const range = match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
+      const media = await images.open(userId, imageId, variant, range && (() => range));
+      reply.headers({
+        'content-type': media.contentType,
+        'content-length': String(media.length),
+        etag: media.etag,
+        [MEDIA_HEADERS.totalSize]: String(media.totalSize),
+        [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
+      });
+      if (media.range) {
+        reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+      }
+      return reply.send(media.stream);
+    },
+  );
+}
+
+/** Thrown from `open`'s range callback to learn a variant's size without opening or charging anything. */
+class SizeProbe {
+  constructor(readonly size: number) {}
+}
+
+/**
+ * The size of one variant. `open` must call its range callback with the size before it opens the
+ * object or charges the transfer (both depend on the range), so throwing from it leaves nothing
+ * opened and nothing charged.
+ */
+async function variantSize(images: ImageService, userId: string, imageId: string, variant: Variant): Promise<number> {
+  try {
+    const media = await images.open(userId, imageId, variant, (size) => {
+      throw new SizeProbe(size);
+    });
+    media.stream.destroy();
+    throw new Error('the image service opened a variant without asking for its range');
+  } catch (error) {
+    if (error instanceof SizeProbe) return error.size;
+    throw error;
+  }
+}
