@@ -1,0 +1,3 @@
+export async function serving(ctx) {
+  ctx.skip('serving', 'not written yet');
+}

@@ -1,0 +1,3 @@
+export async function usage(ctx) {
+  ctx.skip('usage', 'not written yet');
+}
