@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
@@ -135,20 +135,13 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       };
       if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
 
-      let unsatisfiable = false;
+      // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
       const media = await images.open(userId, id, variant, (size) => {
         if (variant !== 'original') return undefined;
         const range = parseRange(request.headers.range, size);
-        if (range === 'unsatisfiable') {
-          unsatisfiable = true;
-          return undefined;
-        }
+        if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
         return range;
       });
-      if (unsatisfiable) {
-        media.stream.destroy();
-        return rangeNotSatisfiable(reply, media.totalSize);
-      }
       reply.headers({
         ...common,
         'content-type': media.contentType,
@@ -185,11 +178,7 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
   }
 }
 
-function rangeNotSatisfiable(reply: FastifyReply, size: number) {
-  return reply
-    .status(416)
-    .header('content-range', `bytes */${size}`)
-    .send({
-      error: { code: 'range_not_satisfiable', message: `The requested range is outside the file of ${size} bytes.` },
-    });
-}
+const rangeNotSatisfiable = (size: number): AppError =>
+  new AppError('range_not_satisfiable', 416, `The requested range is outside the file of ${size} bytes.`, {
+    'content-range': `bytes */${size}`,
+  });
