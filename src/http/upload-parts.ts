@@ -9,9 +9,15 @@ import type { UploadPart } from '../modules/images/image.service.js';
 export async function* fileParts(request: FastifyRequest, maxBytes: number): AsyncIterable<UploadPart> {
   for await (const part of request.parts()) {
     if (part.type !== 'file') continue;
-    yield { filename: part.filename, stream: withSizeMessage(part, maxBytes) };
+    yield { filename: multipartFilename(part.filename), stream: withSizeMessage(part, maxBytes) };
   }
 }
+
+/**
+ * Browsers (and fetch) send a `"` in a multipart filename as `%22`, per the HTML form encoding, and
+ * busboy leaves it escaped. Undo that one escape so that `my "best" photo.jpg` keeps its name.
+ */
+const multipartFilename = (name: string | undefined): string | undefined => name?.replace(/%22/g, '"');
 
 function withSizeMessage(part: MultipartFile, maxBytes: number): MultipartFile['file'] {
   // Busboy only marks an oversized file truncated and ends it; fail the stream instead, so staging
