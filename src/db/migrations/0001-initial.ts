@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { MysqlAdapter, sql, type CreateTableBuilder, type Kysely } from 'kysely';
 
 /**
  * The initial schema. Written with Kysely's schema builder and only portable types, so the same
@@ -6,8 +6,9 @@ import type { Kysely } from 'kysely';
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's table types
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('users')
+  const createTable = tableCreator(db);
+
+  await createTable('users')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('username', 'varchar(32)', (c) => c.notNull())
     .addColumn('username_key', 'varchar(32)', (c) => c.notNull().unique())
@@ -19,20 +20,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
-  await db.schema
-    .createTable('sessions')
+  await createTable('sessions')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
-    .addColumn('user_id', 'varchar(36)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('user_id', 'varchar(36)', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .addColumn('revoked_at', 'bigint')
+    .addForeignKeyConstraint('sessions_user_fk', ['user_id'], 'users', ['id'], (fk) => fk.onDelete('cascade'))
     .execute();
   await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
 
-  await db.schema
-    .createTable('images')
+  await createTable('images')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
-    .addColumn('owner_id', 'varchar(36)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('owner_id', 'varchar(36)', (c) => c.notNull())
     .addColumn('sha256', 'char(64)', (c) => c.notNull())
     .addColumn('filename', 'varchar(255)', (c) => c.notNull())
     .addColumn('media_type', 'varchar(32)', (c) => c.notNull())
@@ -46,12 +46,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('uploaded_at', 'bigint', (c) => c.notNull())
     .addColumn('object_prefix', 'varchar(100)', (c) => c.notNull())
     .addUniqueConstraint('images_owner_sha256_uq', ['owner_id', 'sha256'])
+    .addForeignKeyConstraint('images_owner_fk', ['owner_id'], 'users', ['id'], (fk) => fk.onDelete('cascade'))
     .execute();
   // Keyset pagination of a gallery: newest taken first, id breaks ties.
   await db.schema.createIndex('images_owner_taken_idx').on('images').columns(['owner_id', 'taken_at', 'id']).execute();
 
-  await db.schema
-    .createTable('storage_events')
+  await createTable('storage_events')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('user_id', 'varchar(36)', (c) => c.notNull())
@@ -64,8 +64,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('storage_events_user_at_idx').on('storage_events').columns(['user_id', 'at']).execute();
 
   // Per-day totals of the event log, updated in the same transaction as each event: O(1) usage reads.
-  await db.schema
-    .createTable('transfer_daily')
+  await createTable('transfer_daily')
     .addColumn('user_id', 'varchar(36)', (c) => c.notNull())
     .addColumn('day', 'varchar(10)', (c) => c.notNull())
     .addColumn('bytes_in', 'bigint', (c) => c.notNull().defaultTo(0))
@@ -73,8 +72,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('transfer_daily_pk', ['user_id', 'day'])
     .execute();
 
-  await db.schema
-    .createTable('login_failures')
+  await createTable('login_failures')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('scope', 'varchar(200)', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())
@@ -87,4 +85,20 @@ export async function down(db: Kysely<any>): Promise<void> {
   for (const table of ['login_failures', 'transfer_daily', 'storage_events', 'images', 'sessions', 'users']) {
     await db.schema.dropTable(table).ifExists().execute();
   }
+}
+
+/**
+ * `createTable` with the table options that make MySQL/MariaDB behave like the other two dialects:
+ * InnoDB (transactions, foreign keys) and utf8mb4 with a binary collation, whatever the server's
+ * defaults. Binary comparison is what SQLite and PostgreSQL do for these columns: the server's
+ * default collation (utf8mb4_general_ci, utf8mb4_0900_ai_ci) would treat "josé" and "jose", or any
+ * two ids differing only in case, as equal in unique keys and lookups.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
+function tableCreator(db: Kysely<any>): (name: string) => CreateTableBuilder<string, never> {
+  const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+  return (name) => {
+    const builder = db.schema.createTable(name);
+    return mysql ? builder.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = utf8mb4_bin`) : builder;
+  };
 }

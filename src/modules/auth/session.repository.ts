@@ -25,17 +25,29 @@ export async function findActiveSession(db: Executor, id: string, now: number): 
 }
 
 export async function revokeSession(db: Executor, id: string, now: number): Promise<void> {
-  await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 /** Revokes every live session of a user except `keepId` (the one that changed the password). */
 export async function revokeUserSessions(db: Executor, userId: string, now: number, keepId?: string): Promise<void> {
-  let query = db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+  let query = db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null);
   if (keepId) query = query.where('id', '!=', keepId);
   await query.execute();
 }
 
 /** Drops sessions that ended more than a day ago; they can no longer authenticate anything. */
 export async function pruneSessions(db: Executor, now: number): Promise<void> {
-  await db.deleteFrom('sessions').where('expires_at', '<', now - 86_400_000).execute();
+  await db
+    .deleteFrom('sessions')
+    .where('expires_at', '<', now - 86_400_000)
+    .execute();
 }

@@ -11,7 +11,9 @@ export interface TransferTotals {
 /**
  * Adds `bytes` to a user's transfer of `day` only if in + out stays within `quota` (0 = no limit):
  * one conditional UPDATE on a row that is created first if missing, so concurrent requests cannot
- * overshoot. Returns false when the quota would be exceeded.
+ * overshoot. The UPDATE locks the row and re-reads it after any concurrent writer commits (READ
+ * COMMITTED on PostgreSQL and MySQL, one writer at a time on SQLite). Returns false when the quota
+ * would be exceeded.
  */
 export async function reserveTransfer(
   db: Executor,
@@ -22,16 +24,7 @@ export async function reserveTransfer(
   bytes: number,
   quota: number,
 ): Promise<boolean> {
-  const row = { user_id: userId, day, bytes_in: 0, bytes_out: 0 };
-  if (dialect === 'postgres') {
-    await db
-      .insertInto('transfer_daily')
-      .values(row)
-      .onConflict((oc) => oc.columns(['user_id', 'day']).doNothing())
-      .execute();
-  } else {
-    await db.insertInto('transfer_daily').values(row).ignore().execute();
-  }
+  await ensureDayRow(db, dialect, userId, day);
   const column = direction === 'in' ? 'bytes_in' : 'bytes_out';
   let query = db
     .updateTable('transfer_daily')
@@ -53,4 +46,19 @@ export async function transferOfDay(db: Executor, userId: string, day: string): 
     .where('day', '=', day)
     .executeTakeFirst();
   return { bytesIn: Number(row?.bytes_in ?? 0), bytesOut: Number(row?.bytes_out ?? 0) };
+}
+
+/**
+ * Creates the user's row for `day` unless it exists. MySQL has no `on conflict do nothing`; its
+ * `insert ignore` would also hide other errors and, on a duplicate, takes a shared lock that
+ * deadlocks two such transactions when both go on to UPDATE the row. A no-op `on duplicate key
+ * update` takes the exclusive lock straight away instead.
+ */
+async function ensureDayRow(db: Executor, dialect: DialectName, userId: string, day: string): Promise<void> {
+  const insert = db.insertInto('transfer_daily').values({ user_id: userId, day, bytes_in: 0, bytes_out: 0 });
+  if (dialect === 'mysql') {
+    await insert.onDuplicateKeyUpdate((eb) => ({ user_id: eb.ref('user_id') })).execute();
+  } else {
+    await insert.onConflict((oc) => oc.columns(['user_id', 'day']).doNothing()).execute();
+  }
 }

@@ -1,0 +1,688 @@
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { isDatabaseUnavailable, isUniqueViolation, openDatabase, type Database } from '../../src/db/database.js';
+import type { Executor } from '../../src/db/executor.js';
+import { MIGRATION_NAMES, migrateToLatest } from '../../src/db/migrate.js';
+import * as failures from '../../src/modules/auth/login-failure.repository.js';
+import * as sessions from '../../src/modules/auth/session.repository.js';
+import * as users from '../../src/modules/auth/user.repository.js';
+import * as images from '../../src/modules/images/image.repository.js';
+import { appendEvents, sumEvents } from '../../src/modules/usage/storage-event.repository.js';
+import { reserveTransfer, transferOfDay, type Direction } from '../../src/modules/usage/transfer.repository.js';
+import {
+  DIALECTS,
+  announceSkip,
+  migrateConcurrently,
+  openMigratedDatabase,
+  type MigratedDatabase,
+} from '../helpers/databases.js';
+
+const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
+const DAY = 86_400_000;
+
+function userRow(overrides: Partial<users.UserRow> = {}): users.UserRow {
+  const name = `user_${randomUUID().slice(0, 8)}`;
+  return {
+    id: randomUUID(),
+    username: name,
+    username_key: name.toLowerCase(),
+    password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+    role: 'user',
+    storage_quota_bytes: null,
+    daily_transfer_bytes: null,
+    storage_used_bytes: 0,
+    created_at: NOW,
+    ...overrides,
+  };
+}
+
+async function addUser(db: Executor, overrides: Partial<users.UserRow> = {}): Promise<users.UserRow> {
+  const row = userRow(overrides);
+  await users.insertUser(db, row);
+  return row;
+}
+
+function imageRow(ownerId: string, overrides: Partial<images.ImageRow> = {}): images.ImageRow {
+  const id = overrides.id ?? randomUUID();
+  return {
+    id,
+    owner_id: ownerId,
+    sha256: randomUUID().replace(/-/g, '').repeat(2),
+    filename: 'IMG_0001.jpg',
+    media_type: 'image/jpeg',
+    original_bytes: 695_070,
+    thumbnail_bytes: 12_000,
+    preview_bytes: 150_000,
+    width: 4032,
+    height: 3024,
+    orientation: 1,
+    taken_at: NOW,
+    uploaded_at: NOW,
+    object_prefix: `${ownerId}/${id}/`,
+    ...overrides,
+  };
+}
+
+/** Sizes of 50 concurrent requests, 20 to 80 bytes each, about 2,500 bytes in all. */
+const RACE_SIZES = Array.from({ length: 50 }, (_, i) => 20 + ((i * 37) % 61));
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+class RolledBack extends Error {}
+
+/** Outcomes of transactions that each either committed true/false or rolled back on purpose. */
+function outcomes(results: PromiseSettledResult<boolean>[]): { accepted: number[]; rejected: number[] } {
+  const accepted: number[] = [];
+  const rejected: number[] = [];
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      // Anything but the deliberate rollback (a deadlock, a lock timeout) is a failure of the test.
+      if (!(result.reason instanceof RolledBack)) throw result.reason;
+      return;
+    }
+    (result.value ? accepted : rejected).push(RACE_SIZES[i]!);
+  });
+  return { accepted, rejected };
+}
+
+for (const dialect of DIALECTS) {
+  announceSkip('repository contract', dialect);
+
+  describe.skipIf(dialect.skipReason !== undefined)(`${dialect.name} repositories`, () => {
+    let database: MigratedDatabase;
+    let db: Database['db'];
+
+    beforeAll(async () => {
+      database = await openMigratedDatabase(dialect);
+      db = database.db;
+    });
+
+    afterAll(async () => {
+      await database?.close();
+    });
+
+    describe('schema', () => {
+      it('migrations started by three processes at once apply each migration exactly once', async () => {
+        const fresh = await dialect.createDatabase();
+        try {
+          const applied = await migrateConcurrently(fresh.url, 3);
+          expect(applied.flat().sort()).toEqual([...MIGRATION_NAMES]);
+          const opened = await openDatabase(fresh.url);
+          try {
+            const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
+              opened.db,
+            );
+            expect(rows.rows.map((row) => row.name)).toEqual([...MIGRATION_NAMES]);
+            expect(await migrateToLatest(opened.db)).toEqual([]);
+            expect(await users.listUsers(opened.db)).toEqual([]);
+          } finally {
+            await opened.close();
+          }
+        } finally {
+          await fresh.drop();
+        }
+      });
+
+      it.runIf(dialect.name === 'sqlite')(
+        'sqlite runs with WAL, synchronous=FULL, foreign keys and a busy timeout',
+        async () => {
+          const pragma = async (name: string): Promise<unknown> => {
+            const { rows } = await sql<Record<string, unknown>>`pragma ${sql.raw(name)}`.execute(db);
+            return Object.values(rows[0] ?? {})[0];
+          };
+          expect(await pragma('journal_mode')).toBe('wal');
+          expect(await pragma('synchronous')).toBe(2); // FULL
+          expect(await pragma('foreign_keys')).toBe(1);
+          expect(await pragma('busy_timeout')).toBe(5000);
+        },
+      );
+
+      it.runIf(dialect.name === 'mysql')(
+        'mysql tables are InnoDB with utf8mb4 and a binary collation, whatever the server default',
+        async () => {
+          const { rows } = await sql<{ table_name: string; engine: string; table_collation: string }>`
+            select table_name as table_name, engine as engine, table_collation as table_collation
+            from information_schema.tables
+            where table_schema = database() and table_name not like 'kysely%'`.execute(db);
+          expect(rows.map((row) => row.table_name).sort()).toEqual([
+            'images',
+            'login_failures',
+            'sessions',
+            'storage_events',
+            'transfer_daily',
+            'users',
+          ]);
+          for (const row of rows)
+            expect([row.table_name, row.engine, row.table_collation]).toEqual([
+              row.table_name,
+              'InnoDB',
+              'utf8mb4_bin',
+            ]);
+        },
+      );
+
+      it.runIf(dialect.name === 'mysql')('mysql transactions run at READ COMMITTED, as on postgres', async () => {
+        const { rows } = await sql<{ level: string }>`select @@session.tx_isolation as level`
+          .execute(db)
+          .catch(() => sql<{ level: string }>`select @@session.transaction_isolation as level`.execute(db));
+        expect(rows[0]?.level).toBe('READ-COMMITTED');
+      });
+
+      it('deleting a user removes its sessions and images (foreign keys cascade)', async () => {
+        const user = await addUser(db);
+        const image = imageRow(user.id);
+        await images.insertImage(db, image);
+        await sessions.insertSession(db, {
+          id: randomUUID(),
+          user_id: user.id,
+          created_at: NOW,
+          expires_at: NOW + DAY,
+          revoked_at: null,
+        });
+        await users.deleteUser(db, user.id);
+        expect(await images.findImageById(db, image.id)).toBeUndefined();
+        const left = await db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
+        expect(left).toEqual([]);
+      });
+
+      it('an image of an unknown owner is refused', async () => {
+        await expect(images.insertImage(db, imageRow(randomUUID()))).rejects.toThrow();
+      });
+
+      it('a bad query is an error, not "database unavailable"', async () => {
+        const error = await sql`select * from no_such_table`.execute(db).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(Error);
+        expect(isDatabaseUnavailable(error)).toBe(false);
+        expect(isUniqueViolation(error)).toBe(false);
+      });
+    });
+
+    describe('users', () => {
+      it('finds a user by id and key, with every number as a number', async () => {
+        const user = await addUser(db, {
+          storage_quota_bytes: 5_000_000_000_000,
+          daily_transfer_bytes: 0,
+          storage_used_bytes: 4_294_967_297,
+        });
+        const byId = await users.findUserById(db, user.id);
+        expect(byId).toEqual(user);
+        expect(await users.findUserByKey(db, user.username_key)).toEqual(user);
+        expect(await users.findUserByKey(db, 'nobody-has-this-name')).toBeUndefined();
+      });
+
+      it('two accounts with the same key fail with a unique violation', async () => {
+        const first = await addUser(db, { username: 'Ana_Case', username_key: `ana_case_${dialect.name}` });
+        const error = await users
+          .insertUser(db, userRow({ username: 'ANA_CASE', username_key: first.username_key }))
+          .catch((e: unknown) => e);
+        expect(isUniqueViolation(error)).toBe(true);
+        expect(isDatabaseUnavailable(error)).toBe(false);
+      });
+
+      it('concurrent inserts of one name: exactly one wins, the rest are unique violations', async () => {
+        const key = `race_${randomUUID().slice(0, 8)}`;
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) =>
+            users.insertUser(db, userRow({ username: `${key}${i}`, username_key: key })),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+        expect(errors).toHaveLength(9);
+        for (const error of errors) expect(isUniqueViolation(error)).toBe(true);
+      });
+
+      it('keys compare exactly: accents and case make different keys, as on every dialect', async () => {
+        const plain = await addUser(db, { username_key: `jose_${dialect.name}` });
+        const accented = await addUser(db, { username_key: `josé_${dialect.name}` });
+        expect((await users.findUserByKey(db, plain.username_key))?.id).toBe(plain.id);
+        expect((await users.findUserByKey(db, accented.username_key))?.id).toBe(accented.id);
+        expect(await users.findUserByKey(db, plain.username_key.toUpperCase())).toBeUndefined();
+      });
+
+      it('lists users by key', async () => {
+        const listed = await users.listUsers(db);
+        const keys = listed.map((user) => user.username_key);
+        expect(keys).toEqual([...keys].sort());
+      });
+
+      it('updates quotas and reports whether the user exists, also when nothing changes', async () => {
+        const user = await addUser(db);
+        expect(await users.updateQuotas(db, user.id, { storage_quota_bytes: 1000 })).toBe(true);
+        expect(await users.updateQuotas(db, user.id, { storage_quota_bytes: 1000 })).toBe(true);
+        expect(await users.updateQuotas(db, randomUUID(), { storage_quota_bytes: 1000 })).toBe(false);
+        expect((await users.findUserById(db, user.id))?.storage_quota_bytes).toBe(1000);
+        await users.updatePasswordHash(db, user.id, 'new-hash');
+        expect((await users.findUserById(db, user.id))?.password_hash).toBe('new-hash');
+      });
+
+      it('reserves storage within the quota, refuses beyond it, and releases it', async () => {
+        const user = await addUser(db, { storage_used_bytes: 900 });
+        expect(await users.reserveStorage(db, user.id, 100, 1000)).toBe(true);
+        expect(await users.reserveStorage(db, user.id, 1, 1000)).toBe(false);
+        // Matched but unchanged still counts as done (MySQL would otherwise report 0 changed rows).
+        expect(await users.reserveStorage(db, user.id, 0, 1000)).toBe(true);
+        expect(await users.reserveStorage(db, user.id, 5_000_000_000, 0)).toBe(true);
+        await users.releaseStorage(db, user.id, 5_000_000_000);
+        await users.releaseStorage(db, user.id, 400);
+        expect((await users.findUserById(db, user.id))?.storage_used_bytes).toBe(600);
+        expect(await users.reserveStorage(db, randomUUID(), 1, 0)).toBe(false);
+      });
+
+      it('50 concurrent uploads racing for the last bytes of a quota never overshoot, and the counter is exact', async () => {
+        const quota = 1_000_000;
+        const start = quota - 1000;
+        const user = await addUser(db, { storage_used_bytes: start });
+        const results = await Promise.allSettled(
+          RACE_SIZES.map((bytes, i) =>
+            db.transaction().execute(async (trx) => {
+              if (!(await users.reserveStorage(trx, user.id, bytes, quota))) return false;
+              await appendEvents(trx, [
+                {
+                  at: NOW,
+                  user_id: user.id,
+                  image_id: null,
+                  operation: 'upload',
+                  object_key: `k${i}`,
+                  bytes,
+                  status: 201,
+                },
+              ]);
+              // Every seventh fails after reserving (say, a failed insert): its bytes must not count.
+              if (i % 7 === 6) throw new RolledBack();
+              return true;
+            }),
+          ),
+        );
+        const { accepted, rejected } = outcomes(results);
+        const used = (await users.findUserById(db, user.id))!.storage_used_bytes;
+        expect(sum(accepted)).toBeLessThanOrEqual(1000);
+        expect(used).toBe(start + sum(accepted));
+        expect(rejected.length).toBeGreaterThan(0);
+        // Usage only grows during the race, so whatever was refused does not fit at the end either.
+        for (const bytes of rejected) expect(used + bytes).toBeGreaterThan(quota);
+        expect((await sumEvents(db, user.id, 0)).upload).toBe(sum(accepted));
+      });
+    });
+
+    describe('sessions', () => {
+      it('an active session authenticates; a revoked or expired one does not', async () => {
+        const user = await addUser(db, { role: 'admin' });
+        const active = { id: randomUUID(), user_id: user.id, created_at: NOW, expires_at: NOW + DAY, revoked_at: null };
+        const revoked = { ...active, id: randomUUID() };
+        const expired = { ...active, id: randomUUID(), expires_at: NOW };
+        for (const session of [active, revoked, expired]) await sessions.insertSession(db, session);
+        await sessions.revokeSession(db, revoked.id, NOW);
+
+        expect(await sessions.findActiveSession(db, active.id, NOW)).toEqual({
+          sessionId: active.id,
+          userId: user.id,
+          username: user.username,
+          role: 'admin',
+        });
+        expect(await sessions.findActiveSession(db, revoked.id, NOW)).toBeUndefined();
+        expect(await sessions.findActiveSession(db, expired.id, NOW)).toBeUndefined();
+        expect(await sessions.findActiveSession(db, randomUUID(), NOW)).toBeUndefined();
+      });
+
+      it('revoking all sessions of a user keeps the one asked for', async () => {
+        const user = await addUser(db);
+        const ids = [randomUUID(), randomUUID(), randomUUID()];
+        for (const id of ids) {
+          await sessions.insertSession(db, {
+            id,
+            user_id: user.id,
+            created_at: NOW,
+            expires_at: NOW + DAY,
+            revoked_at: null,
+          });
+        }
+        await sessions.revokeUserSessions(db, user.id, NOW, ids[0]);
+        expect(await sessions.findActiveSession(db, ids[0]!, NOW)).toBeDefined();
+        expect(await sessions.findActiveSession(db, ids[1]!, NOW)).toBeUndefined();
+        expect(await sessions.findActiveSession(db, ids[2]!, NOW)).toBeUndefined();
+      });
+
+      it('prunes sessions that ended more than a day ago', async () => {
+        const user = await addUser(db);
+        const old = {
+          id: randomUUID(),
+          user_id: user.id,
+          created_at: NOW - 3 * DAY,
+          expires_at: NOW - 2 * DAY,
+          revoked_at: null,
+        };
+        const recent = { ...old, id: randomUUID(), expires_at: NOW - DAY / 2 };
+        await sessions.insertSession(db, old);
+        await sessions.insertSession(db, recent);
+        await sessions.pruneSessions(db, NOW);
+        const left = await db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
+        expect(left.map((row) => row.id)).toEqual([recent.id]);
+      });
+    });
+
+    describe('images', () => {
+      it('pages a gallery newest taken first, ties by id, with a cursor that neither skips nor repeats', async () => {
+        const owner = await addUser(db);
+        const other = await addUser(db);
+        const taken = [5000, 4000, 4000, 4000, 4000, 3000, 2000, 2000, 1000];
+        const rows = taken.map((t) => imageRow(owner.id, { taken_at: NOW + t }));
+        for (const row of rows) {
+          await images.insertImage(db, row);
+          await images.insertImage(db, imageRow(other.id, { taken_at: row.taken_at }));
+        }
+        const expected = [...rows]
+          .sort((a, b) => b.taken_at - a.taken_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+          .map((row) => row.id);
+
+        const seen: string[] = [];
+        let cursor: images.PageCursor | undefined;
+        for (;;) {
+          const page = await images.listPage(db, owner.id, 2, cursor);
+          seen.push(...page.map((row) => row.id));
+          const last = page[page.length - 1];
+          if (page.length < 2 || !last) break;
+          cursor = { takenAt: last.taken_at, id: last.id };
+        }
+        expect(seen).toEqual(expected);
+        expect(await images.listAllOfOwner(db, owner.id)).toHaveLength(rows.length);
+      });
+
+      it('round-trips every column exactly, large sizes and long non-ASCII names included', async () => {
+        const owner = await addUser(db);
+        const row = imageRow(owner.id, {
+          filename: `${'😀'.repeat(120)}.jpg`,
+          original_bytes: 6_000_000_000,
+          width: 100_000,
+          height: 1,
+          orientation: 8,
+          taken_at: Date.UTC(1999, 11, 31),
+        });
+        const accented = imageRow(owner.id, { filename: 'é'.repeat(255), media_type: 'image/heic' });
+        await images.insertImage(db, row);
+        await images.insertImage(db, accented);
+        expect(await images.findOwnedImage(db, owner.id, row.id)).toEqual(row);
+        expect(await images.findImageById(db, accented.id)).toEqual(accented);
+        expect(await images.findBySha256(db, owner.id, row.sha256)).toEqual(row);
+        expect(await images.prefixExists(db, row.object_prefix)).toBe(true);
+        expect(await images.prefixExists(db, `${owner.id}/${randomUUID()}/`)).toBe(false);
+      });
+
+      it("another owner's image is invisible and cannot be deleted", async () => {
+        const owner = await addUser(db);
+        const intruder = await addUser(db);
+        const row = imageRow(owner.id);
+        await images.insertImage(db, row);
+        expect(await images.findOwnedImage(db, intruder.id, row.id)).toBeUndefined();
+        expect(await images.findBySha256(db, intruder.id, row.sha256)).toBeUndefined();
+        expect(await images.listPage(db, intruder.id, 10, undefined)).toEqual([]);
+        expect(await images.deleteImageRow(db, intruder.id, row.id)).toBe(false);
+        expect(await images.findImageById(db, row.id)).toBeDefined();
+        expect(await images.deleteImageRow(db, owner.id, row.id)).toBe(true);
+        expect(await images.findImageById(db, row.id)).toBeUndefined();
+        expect(await images.deleteImageRow(db, owner.id, row.id)).toBe(false);
+      });
+
+      it('the same bytes twice in one account is a unique violation; in another account it is fine', async () => {
+        const owner = await addUser(db);
+        const other = await addUser(db);
+        const row = imageRow(owner.id);
+        await images.insertImage(db, row);
+        const error = await images.insertImage(db, imageRow(owner.id, { sha256: row.sha256 })).catch((e: unknown) => e);
+        expect(isUniqueViolation(error)).toBe(true);
+        await images.insertImage(db, imageRow(other.id, { sha256: row.sha256 }));
+        expect((await images.findBySha256(db, other.id, row.sha256))?.owner_id).toBe(other.id);
+      });
+    });
+
+    describe('transfer', () => {
+      it('counts both directions per day and leaves other days alone', async () => {
+        const user = await addUser(db);
+        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({ bytesIn: 0, bytesOut: 0 });
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'in', 600, 1000)).toBe(true);
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 400, 1000)).toBe(true);
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 1, 1000)).toBe(false);
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'in', 0, 1000)).toBe(true);
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 7_000_000_000, 0)).toBe(true);
+        expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-29', 'in', 1000, 1000)).toBe(true);
+        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({ bytesIn: 600, bytesOut: 7_000_000_400 });
+        expect(await transferOfDay(db, user.id, '2026-11-29')).toEqual({ bytesIn: 1000, bytesOut: 0 });
+      });
+
+      it('50 concurrent transfers both ways on a new day never overshoot the quota, and the counters are exact', async () => {
+        const quota = 1000;
+        const user = await addUser(db);
+        const day = '2026-12-01';
+        const direction = (i: number): Direction => (i % 2 === 0 ? 'in' : 'out');
+        const results = await Promise.allSettled(
+          RACE_SIZES.map((bytes, i) =>
+            db.transaction().execute(async (trx) => {
+              if (!(await reserveTransfer(trx, dialect.name, user.id, day, direction(i), bytes, quota))) return false;
+              if (i % 7 === 6) throw new RolledBack();
+              return true;
+            }),
+          ),
+        );
+        const { accepted } = outcomes(results);
+        const acceptedIn = RACE_SIZES.filter((bytes, i) => direction(i) === 'in' && isTrue(results[i]));
+        const acceptedOut = RACE_SIZES.filter((bytes, i) => direction(i) === 'out' && isTrue(results[i]));
+        const totals = await transferOfDay(db, user.id, day);
+        expect(totals).toEqual({ bytesIn: sum(acceptedIn), bytesOut: sum(acceptedOut) });
+        const used = totals.bytesIn + totals.bytesOut;
+        expect(used).toBe(sum(accepted));
+        expect(used).toBeLessThanOrEqual(quota);
+        const rejected = RACE_SIZES.filter((_, i) => isFalse(results[i]));
+        expect(rejected.length).toBeGreaterThan(0);
+        for (const bytes of rejected) expect(used + bytes).toBeGreaterThan(quota);
+      });
+    });
+
+    describe('storage events', () => {
+      it('sums successful events per operation since a time, as numbers', async () => {
+        const user = await addUser(db);
+        const event = { user_id: user.id, image_id: null, object_key: 'k' };
+        await appendEvents(db, []);
+        await appendEvents(db, [
+          { ...event, at: NOW, operation: 'upload', bytes: 6_000_000_000, status: 201 },
+          { ...event, at: NOW + 1, operation: 'upload', bytes: 5_000_000_001, status: 200 },
+          { ...event, at: NOW, operation: 'download', bytes: 30, status: 200 },
+          { ...event, at: NOW, operation: 'download', bytes: 20, status: 206 },
+          { ...event, at: NOW, operation: 'download', bytes: 999, status: 404 },
+          { ...event, at: NOW - 1, operation: 'delete', bytes: 77, status: 204 },
+          { ...event, at: NOW, operation: 'delete', bytes: 10, status: 204 },
+        ]);
+        await appendEvents(db, [
+          {
+            user_id: randomUUID(),
+            image_id: null,
+            object_key: 'k',
+            at: NOW,
+            operation: 'upload',
+            bytes: 5,
+            status: 201,
+          },
+        ]);
+        expect(await sumEvents(db, user.id, NOW)).toEqual({ upload: 11_000_000_001, download: 50, delete: 10 });
+        expect(await sumEvents(db, user.id, NOW - 1)).toEqual({ upload: 11_000_000_001, download: 50, delete: 87 });
+        expect(await sumEvents(db, randomUUID(), 0)).toEqual({ upload: 0, download: 0, delete: 0 });
+      });
+    });
+
+    describe('login failures', () => {
+      it('records, lists oldest first since a time, clears and prunes failures by scope', async () => {
+        const scope = `pair:${randomUUID()}|2001:db8::1`;
+        // The longest scope a login can produce: a 64-character name that lower-cases to more, and an IPv6 address.
+        const long = `pair:${'İ'.repeat(64).toLowerCase()}|ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`;
+        await failures.recordFailures(db, [scope, long], NOW + 2);
+        await failures.recordFailures(db, [scope], NOW);
+        await failures.recordFailures(db, [scope], NOW - 1000);
+        expect(await failures.failureTimes(db, scope, NOW - 500)).toEqual([NOW, NOW + 2]);
+        expect(await failures.failureTimes(db, long, 0)).toEqual([NOW + 2]);
+        await failures.pruneFailures(db, NOW);
+        expect(await failures.failureTimes(db, scope, 0)).toEqual([NOW, NOW + 2]);
+        await failures.clearFailures(db, scope);
+        expect(await failures.failureTimes(db, scope, 0)).toEqual([]);
+        expect(await failures.failureTimes(db, long, 0)).toEqual([NOW + 2]);
+      });
+    });
+
+    describe.skipIf(dialect.name === 'sqlite')('connection failures', () => {
+      it('a pool with every connection busy fails fast as unavailable instead of queueing forever', async () => {
+        const small = await openDatabase(database.url, { poolSize: 1, connectTimeoutMs: 300 });
+        let release = (): void => undefined;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        try {
+          const holder = small.db.connection().execute(() => held);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          const error = await sql`select 1`.execute(small.db).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(Error);
+          expect(isDatabaseUnavailable(error)).toBe(true);
+          release();
+          await holder;
+          await sql`select 1`.execute(small.db);
+        } finally {
+          release();
+          await small.close();
+        }
+      });
+
+      it('a connection the server kills is replaced, and the process survives it', async () => {
+        const idleErrors: Error[] = [];
+        const victim = await openDatabase(database.url, {
+          poolSize: 2,
+          onIdleError: (error) => idleErrors.push(error),
+        });
+        try {
+          const id = await backendId(victim);
+          await killBackend(db, dialect.name, id);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          // The dead connection is either dropped already or fails once as unavailable; then all is well.
+          const first = await sql`select 1 as one`.execute(victim.db).catch((e: unknown) => e);
+          if (first instanceof Error) expect(isDatabaseUnavailable(first)).toBe(true);
+          const { rows } = await sql<{ one: number }>`select 1 as one`.execute(victim.db);
+          expect(Number(rows[0]?.one)).toBe(1);
+          expect(await backendId(victim)).not.toBe(id);
+        } finally {
+          await victim.close();
+        }
+      });
+    });
+  });
+}
+
+const isTrue = (result: PromiseSettledResult<boolean> | undefined): boolean =>
+  result?.status === 'fulfilled' && result.value;
+const isFalse = (result: PromiseSettledResult<boolean> | undefined): boolean =>
+  result?.status === 'fulfilled' && !result.value;
+
+async function backendId(database: Database): Promise<number> {
+  const query =
+    database.dialect === 'mysql'
+      ? sql<{ id: number }>`select connection_id() as id`
+      : sql<{ id: number }>`select pg_backend_pid() as id`;
+  const { rows } = await query.execute(database.db);
+  return Number(rows[0]?.id);
+}
+
+async function killBackend(db: Executor, dialect: Database['dialect'], id: number): Promise<void> {
+  if (dialect === 'mysql') await sql`kill ${sql.lit(id)}`.execute(db);
+  else await sql`select pg_terminate_backend(${id})`.execute(db);
+}
+
+/** A local TCP server that behaves like a broken database server. */
+async function fakeServer(
+  onConnection: (socket: net.Socket) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('an unreachable database is reported as unavailable (503), not as a bug (500)', () => {
+  const cases = [
+    ['mysql', (port: number) => `mysql://root@127.0.0.1:${port}/pixa`],
+    ['postgres', (port: number) => `postgres://postgres@127.0.0.1:${port}/pixa`],
+  ] as const;
+
+  for (const [name, urlOf] of cases) {
+    async function failureOf(port: number): Promise<unknown> {
+      const database = await openDatabase(urlOf(port), { connectTimeoutMs: 300 });
+      try {
+        return await sql`select 1`.execute(database.db).then(
+          () => new Error('the query unexpectedly succeeded'),
+          (error: unknown) => error,
+        );
+      } finally {
+        await database.close();
+      }
+    }
+
+    it(`${name}: nothing listening (127.0.0.1:1) is refused at once and classified as unavailable`, async () => {
+      const error = await failureOf(1);
+      expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    });
+
+    it(`${name}: a server that accepts and never answers times out as unavailable`, async () => {
+      const server = await fakeServer(() => undefined);
+      try {
+        expect(isDatabaseUnavailable(await failureOf(server.port))).toBe(true);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it(`${name}: a server that hangs up at once (connection lost / terminated) is unavailable`, async () => {
+      const server = await fakeServer((socket) => socket.destroy());
+      try {
+        const error = await failureOf(server.port);
+        expect(error).toBeInstanceOf(Error);
+        expect(isDatabaseUnavailable(error)).toBe(true);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('recognises the errors drivers raise for a lost or overloaded server, and nothing else', () => {
+    const unavailable = [
+      Object.assign(new Error('Connection lost: The server closed the connection.'), {
+        code: 'PROTOCOL_CONNECTION_LOST',
+      }),
+      new Error('Connection terminated unexpectedly'),
+      new Error('timeout exceeded when trying to connect'),
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      Object.assign(
+        new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })]),
+        {},
+      ),
+      Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }),
+    ];
+    for (const error of unavailable) expect(isDatabaseUnavailable(error), error.message).toBe(true);
+    const bugs = [
+      new Error('syntax error'),
+      Object.assign(new Error('duplicate key'), { code: '23505' }),
+      Object.assign(new Error('Duplicate entry'), { code: 'ER_DUP_ENTRY' }),
+      'a string',
+      undefined,
+      null,
+    ];
+    for (const error of bugs) expect(isDatabaseUnavailable(error)).toBe(false);
+  });
+});
