@@ -30,7 +30,7 @@ export function rawRequest(baseUrl: string, bytes: Buffer, timeoutMs = 10_000): 
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(parseResponse(Buffer.concat(chunks).toString('latin1'), ended));
+      resolve(parseResponse(Buffer.concat(chunks).toString('utf8'), ended));
     };
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -70,7 +70,7 @@ export function filePart(filename: string, data: Buffer | string, type = 'applic
 export function multipartBody(boundary: string, parts: RawPart[]): Buffer {
   const chunks: Buffer[] = [];
   for (const part of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`, 'latin1'));
+    chunks.push(Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`, 'utf8'));
     chunks.push(typeof part.body === 'string' ? Buffer.from(part.body, 'latin1') : part.body);
     chunks.push(Buffer.from('\r\n'));
   }
