@@ -85,7 +85,13 @@ describe.skipIf(skipReason !== null)('web UI › usage meters', () => {
 /** A square JPEG of random noise (sharp draws new noise every time), which hardly compresses. */
 function noisyPhoto(side: number): Promise<Buffer> {
   return sharp({
-    create: { width: side, height: side, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+    create: {
+      width: side,
+      height: side,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 60 },
+    },
   })
     .jpeg({ quality: 90 })
     .toBuffer();
