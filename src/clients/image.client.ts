@@ -95,6 +95,9 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
         const value = response.headers[name];
         return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
       };
+      // undici fails a body destroyed before its end with an AbortError; whoever reads the stream
+      // gets errors through its own pipe, and one dropped unread (a 416) must not crash the process.
+      response.body.on('error', () => {});
       return {
         stream: response.body,
         contentType: header('content-type'),

@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import { apiClient, newCredentials, type ImageBody } from '../helpers/api.js';
+import { makePhoto, sha256 } from '../helpers/photos.js';
+import { startPod, stopProcess, type StartedPod } from '../helpers/pod.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { SERVICE_NAMES, type ServiceName } from '../../src/services/service-table.js';
+
+const INTERNAL: Exclude<ServiceName, 'gateway'>[] = ['auth', 'storage', 'storage-monitor', 'usage-monitor'];
+
+/**
+ * The core user journey against a running Pixa: register, upload (and upload again), list, fetch
+ * thumbnail, preview and original (whole and a range), usage, delete, sign out. It runs unchanged
+ * against the embedded process and the five-process pod: the modes differ only in how the gateway
+ * reaches the services.
+ */
+async function userJourney(baseUrl: string): Promise<void> {
+  const client = apiClient(baseUrl);
+  const { username, password } = newCredentials('journey');
+  const registered = await client.register(username, password);
+  expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+  const token = registered.body.token;
+
+  const photos = [
+    await makePhoto({ seed: 11, width: 900, height: 600 }),
+    await makePhoto({ seed: 12, width: 640, height: 960 }),
+  ];
+  const uploaded = await client.upload(token, [
+    { name: 'första.jpg', data: photos[0]!, type: 'image/jpeg' },
+    { name: 'second "one".jpg', data: photos[1]!, type: 'image/jpeg' },
+  ]);
+  expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+  expect(uploaded.body.images.map((image) => image.filename)).toEqual(['första.jpg', 'second "one".jpg']);
+  const again = await client.upload(token, [{ name: 'again.jpg', data: photos[0]!, type: 'image/jpeg' }]);
+  expect(again.status).toBe(200);
+  expect(again.body.images[0]!.duplicate).toBe(true);
+
+  const listed = await client.list(token);
+  expect(listed.status).toBe(200);
+  expect(listed.body.items).toHaveLength(2);
+  const byName = new Map<string, ImageBody>(listed.body.items.map((image) => [image.filename, image]));
+  const first = byName.get('första.jpg')!;
+
+  const thumbnail = await client.fetchMedia(first.urls.thumbnail);
+  expect(thumbnail.status).toBe(200);
+  expect(thumbnail.headers.get('content-type')).toBe('image/webp');
+  const preview = await client.fetchMedia(first.urls.preview);
+  expect(preview.status).toBe(200);
+  for (const [index, name] of ['första.jpg', 'second "one".jpg'].entries()) {
+    const original = await client.fetchMedia(byName.get(name)!.urls.original);
+    expect(original.status).toBe(200);
+    expect(original.headers.get('etag')).toBe(`"${sha256(photos[index]!)}"`);
+    expect(sha256(original.body)).toBe(sha256(photos[index]!));
+  }
+  const range = await client.fetchMedia(first.urls.original, { range: 'bytes=100-199' });
+  expect(range.status).toBe(206);
+  expect(range.headers.get('content-range')).toBe(`bytes 100-199/${photos[0]!.length}`);
+  expect(Buffer.compare(range.body, photos[0]!.subarray(100, 200))).toBe(0);
+  const download = await client.fetchMedia(first.urls.download);
+  expect(download.headers.get('content-disposition')).toContain("filename*=UTF-8''f%C3%B6rsta.jpg");
+
+  const usage = await client.usage(token);
+  expect(usage.status).toBe(200);
+  const originals = photos[0]!.length + photos[1]!.length;
+  expect(usage.body.storage.usedBytes).toBeGreaterThan(originals);
+  // Received: both photos, and the first once more (a duplicate is stored once but was transferred).
+  expect(usage.body.transfer.inBytes).toBe(originals + photos[0]!.length);
+  // Sent: both originals, the range, the download and one preview; thumbnails are free.
+  expect(usage.body.transfer.outBytes).toBe(originals + 100 + photos[0]!.length + preview.body.length);
+
+  const removed = await client.deleteImage(token, first.id);
+  expect(removed.status).toBe(204);
+  expect((await client.list(token)).body.items.map((image) => image.id)).not.toContain(first.id);
+  expect((await client.fetchMedia(first.urls.original)).status).toBe(404);
+  const after = await client.usage(token);
+  expect(after.body.storage.usedBytes).toBeLessThan(usage.body.storage.usedBytes);
+  expect(after.body.storage.usedBytes).toBeGreaterThan(photos[1]!.length);
+
+  expect((await client.logout(token)).status).toBe(204);
+  expect((await client.list(token)).status).toBe(401);
+}
+
+describe('embedded mode', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  test('user journey › works end to end in one process', async () => {
+    await userJourney(server.url);
+  });
+});
+
+describe('pod mode (five processes)', () => {
+  let pod: StartedPod;
+  beforeAll(async () => {
+    pod = await startPod();
+  });
+  afterAll(async () => {
+    await pod?.stop();
+  });
+
+  test('user journey › works end to end with every service in its own process', async () => {
+    await userJourney(pod.gatewayUrl);
+  });
+
+  test.each(INTERNAL)('internal port of %s › without or with a wrong token answers 401 JSON', async (service) => {
+    const url = `http://127.0.0.1:${pod.ports[service]}/internal/users/${randomBytes(4).toString('hex')}/storage-usage`;
+    const attempts: Record<string, string>[] = [
+      {},
+      { 'x-pixa-internal-token': 'wrong' },
+      { 'x-pixa-internal-token': `${pod.internalToken}x` },
+    ];
+    for (const headers of attempts) {
+      const response = await fetch(url, { headers });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('content-type')).toContain('application/json');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    }
+  });
+
+  test('internal port › with the token answers', async () => {
+    const { token } = (await apiClient(pod.gatewayUrl).register(...credentials('inner'))).body;
+    const me = await apiClient(pod.gatewayUrl).me(token);
+    const response = await fetch(
+      `http://127.0.0.1:${pod.ports['storage-monitor']}/internal/users/${me.body.id}/storage-usage`,
+      {
+        headers: { 'x-pixa-internal-token': pod.internalToken },
+      },
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ usedBytes: 0 });
+  });
+
+  test.each(SERVICE_NAMES)('%s › answers /healthz, /readyz and /metrics without a token', async (service) => {
+    const base = `http://127.0.0.1:${pod.ports[service]}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toContain(`pixa_http_requests_total{service="${service}"`);
+    expect(text).toContain('pixa_http_request_duration_seconds_bucket');
+  });
+
+  test('request id › one request’s id is in the logs of the gateway, auth and storage', async () => {
+    const client = apiClient(pod.gatewayUrl);
+    const { token } = (await client.register(...credentials('reqid'))).body;
+    const requestId = `pod-test-${randomBytes(6).toString('hex')}`;
+    const form = new FormData();
+    form.append('file', new Blob([await makePhoto({ seed: 21, width: 300, height: 200 })]), 'traced.jpg');
+    const response = await fetch(`${pod.gatewayUrl}/api/v1/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId },
+      body: form,
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-request-id')).toBe(requestId);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const servicesWithId = SERVICE_NAMES.filter((service) =>
+      pod.logLines(service).some((line) => line.reqId === requestId),
+    );
+    expect(servicesWithId).toEqual(expect.arrayContaining(['gateway', 'auth', 'storage']));
+  });
+
+  test('metrics › count uploads and bytes on the storage service', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${pod.ports.storage}/metrics`)).text();
+    expect(text).toMatch(/pixa_uploaded_images_total\{result="stored"\} [1-9]/);
+    expect(text).toMatch(/pixa_image_bytes_total\{direction="in"\} [1-9]/);
+    expect(text).toMatch(/pixa_image_bytes_total\{direction="out"\} [1-9]/);
+  });
+});
+
+describe('pod mode › a service goes away', () => {
+  let pod: StartedPod;
+  beforeAll(async () => {
+    pod = await startPod({ env: { PIXA_SHUTDOWN_GRACE_SECONDS: '30' } });
+  });
+  afterAll(async () => {
+    await pod?.stop();
+  });
+
+  test('SIGTERM › an upload in flight completes, then every process exits 0', async () => {
+    const client = apiClient(pod.gatewayUrl);
+    const { token } = (await client.register(...credentials('term'))).body;
+    const photo = await makePhoto({ seed: 31, width: 1600, height: 1200 });
+    const boundary = `b${randomBytes(8).toString('hex')}`;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const chunks = [head, ...split(photo, 8), tail];
+    let sent = 0;
+    // The body trickles in over about two seconds; the SIGTERMs arrive while it does.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const chunk = chunks[sent++];
+        if (!chunk) return controller.close();
+        if (sent > 2) await new Promise((resolve) => setTimeout(resolve, 250));
+        controller.enqueue(chunk);
+      },
+    });
+    const upload = fetch(`${pod.gatewayUrl}/api/v1/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    while (sent < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+    const exits = SERVICE_NAMES.map((service) => stopProcess(pod.processes[service], 25_000));
+
+    const response = await upload;
+    expect(response.status, await response.clone().text()).toBe(201);
+    const [image] = ((await response.json()) as { images: ImageBody[] }).images;
+    expect(image!.size).toBe(photo.length);
+    expect(await Promise.all(exits)).toEqual(SERVICE_NAMES.map(() => 0));
+  });
+});
+
+describe('pod mode › a service is down', () => {
+  let pod: StartedPod;
+  let token: string;
+  beforeAll(async () => {
+    pod = await startPod();
+    token = (await apiClient(pod.gatewayUrl).register(...credentials('down'))).body.token;
+  });
+  afterAll(async () => {
+    await pod?.stop();
+  });
+
+  test('usage monitor down › /api/v1/usage answers 503 naming it; the gallery still lists', async () => {
+    const client = apiClient(pod.gatewayUrl);
+    pod.processes['usage-monitor'].child.kill('SIGKILL');
+    await pod.processes['usage-monitor'].exited;
+    const usage = await client.request<{ error: { code: string; message: string } }>('GET', '/api/v1/usage', { token });
+    expect(usage.status).toBe(503);
+    expect(usage.body.error.code).toBe('service_unavailable');
+    expect(usage.body.error.message).toContain('transfer usage');
+    expect((await client.list(token)).status).toBe(200);
+  });
+
+  test('storage down › registering answers 503 and leaves no account behind', async () => {
+    const client = apiClient(pod.gatewayUrl);
+    pod.processes.storage.child.kill('SIGKILL');
+    await pod.processes.storage.exited;
+    const [username, password] = credentials('half');
+    const response = await client.register(username, password);
+    expect(response.status).toBe(503);
+    expect(response.body.error.code).toBe('service_unavailable');
+    expect(response.body.error.message).toContain('Photo storage');
+    expect(response.headers.get('retry-after')).toBeTruthy();
+    // The auth leg succeeded and was undone: the password signs nobody in.
+    expect((await client.login(username, password)).status).toBe(401);
+    const ready = await fetch(`${pod.gatewayUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', storage: 'unavailable', auth: 'ok' });
+  });
+});
+
+function credentials(prefix: string): [string, string] {
+  const { username, password } = newCredentials(prefix);
+  return [username, password];
+}
+
+function split(data: Buffer, parts: number): Buffer[] {
+  const size = Math.ceil(data.length / parts);
+  return Array.from({ length: parts }, (_, index) => data.subarray(index * size, (index + 1) * size));
+}
