@@ -25,8 +25,8 @@ export interface DatabaseOptions {
   /** Connections per process (MySQL and PostgreSQL). */
   poolSize?: number;
   /**
-   * How long opening a connection, or waiting for a free one in the pool, may take before the query
-   * fails as unavailable (MySQL and PostgreSQL). A dead server must answer 503 in seconds, not hang.
+   * How long opening a connection, or waiting for a free one in the pool (twice this on MySQL), may
+   * take before the query fails as unavailable. A dead server must answer 503 in seconds, not hang.
    */
   connectTimeoutMs?: number;
   /** Told about errors of idle pooled connections (a restarted server); the pool replaces them. */
@@ -38,7 +38,10 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** How long SQLite waits for another process's write lock before failing with SQLITE_BUSY. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
-/** Opens the database named by a `sqlite://`, `mysql://` or `postgres://` URL. */
+/**
+ * Opens the database named by a `sqlite://`, `mysql://` or `postgres://` URL. TLS: `?ssl=true` on a
+ * MySQL URL; PostgreSQL URLs take libpq's `?sslmode=`.
+ */
 export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const dialectName = dialectOf(url);
   const dialect = await createDialect(dialectName, url, {
