@@ -80,6 +80,7 @@ const tmp = await mkdtemp(path.join(os.tmpdir(), 'pixa-bench-'));
 const profileDir = path.join(tmp, 'profiles');
 const ctx = {
   quick: opts.quick,
+  logLevel: opts['log-level'],
   log,
   rows: [],
   results: {},

@@ -36,14 +36,23 @@ export function baseEnv(dataDir, port) {
  * Starts one process and waits until `readyUrl` answers. The process logs to `<dataDir>/<name>.log`
  * (at Pixa's default level unless the caller says otherwise), which is shown if it fails to start.
  */
-export async function startProcess({ name, args, env, dataDir, readyUrl, cpuProfileDir, timeoutMs = 30_000 }) {
+export async function startProcess({
+  name,
+  command = process.execPath,
+  args,
+  env,
+  dataDir,
+  readyUrl,
+  cpuProfileDir,
+  timeoutMs = 30_000,
+}) {
   await mkdir(dataDir, { recursive: true });
   const logFile = path.join(dataDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const nodeArgs = cpuProfileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+  const child = spawn(command, [...nodeArgs, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', fd, fd],

@@ -1,3 +1,166 @@
+// 6. Modes and backends: ingest and listing on MariaDB/MySQL and PostgreSQL (when their URLs are
+// set), on S3 (s3rver) and Azure Blob (Azurite), and in pod mode (five processes), each next to
+// embedded mode (SQLite + file store) measured the same way in the same section.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import path from 'node:path';
+
+import {
+  azureUnavailable,
+  createDatabase,
+  databaseUnavailable,
+  s3Unavailable,
+  startAzure,
+  startS3,
+} from '../lib/backends.js';
+import { register, upload } from '../lib/client.js';
+import { baseEnv, freePort, startProcess } from '../lib/pixa-process.js';
+import { ROOT } from '../lib/paths.js';
+import { ms, row } from '../lib/stats.js';
+import { latency, measureListing } from './listing.js';
+
+const LISTED = 10_000;
+const INTERNAL_SERVICES = ['auth', 'storage', 'storage-monitor', 'usage-monitor'];
+
 export async function backends(ctx) {
-  ctx.skip('backends', 'not written yet');
+  const mysqlUrl = process.env.PIXA_TEST_MYSQL_URL?.trim();
+  const postgresUrl = process.env.PIXA_TEST_POSTGRES_URL?.trim();
+  const podDatabase = postgresUrl ? ['postgres', postgresUrl] : mysqlUrl ? ['mysql', mysqlUrl] : undefined;
+  const configs = [
+    { name: 'embedded (SQLite + file store)', setup: async () => ({ env: {} }) },
+    {
+      name: 'MariaDB/MySQL + file store',
+      unavailable: databaseUnavailable('mysql', mysqlUrl),
+      setup: () => databaseSetup('mysql', mysqlUrl),
+    },
+    {
+      name: 'PostgreSQL + file store',
+      unavailable: databaseUnavailable('postgres', postgresUrl),
+      setup: () => databaseSetup('postgres', postgresUrl),
+    },
+    { name: 'SQLite + S3 (s3rver)', unavailable: s3Unavailable(), setup: () => startS3(ctx.tmp) },
+    { name: 'SQLite + Azure Blob (Azurite)', unavailable: azureUnavailable(), setup: () => startAzure(ctx.tmp) },
+    {
+      name: `pod mode, 5 processes (${podDatabase ? (podDatabase[0] === 'postgres' ? 'PostgreSQL' : 'MariaDB/MySQL') : 'SQLite'} + file store)`,
+      pod: true,
+      setup: async () => (podDatabase ? databaseSetup(...podDatabase) : { env: {} }),
+    },
+  ];
+
+  let reference;
+  for (const config of configs) {
+    if (config.unavailable) {
+      ctx.skip('backends', `${config.name}: ${config.unavailable}`);
+      continue;
+    }
+    ctx.log(`  ${config.name}`);
+    let backend;
+    let servers = [];
+    try {
+      backend = await config.setup();
+      servers = config.pod ? await startPod(ctx, backend.env) : [await ctx.startPixa('backends', { env: backend.env })];
+      const gateway = servers[0];
+      const databaseUrl = backend.env.PIXA_DATABASE_URL ?? `sqlite://${path.join(gateway.dataDir, 'pixa.db')}`;
+      const ingest = await ingestPasses(ctx, gateway.url, ctx.quick ? 1 : 2);
+      const [listed] = await measureListing(ctx, gateway, databaseUrl, [LISTED], { gallery: false });
+      const result = { ingest, page: listed.page };
+      reference ??= result;
+      const isReference = result === reference;
+      ctx.rows.push(
+        row(
+          'backends',
+          `${config.name}: ingest, 1 client`,
+          `${ms(ingest)}/photo`,
+          isReference ? '' : `embedded: ${ms(reference.ingest)}/photo`,
+          isReference ? undefined : ingest / reference.ingest,
+        ),
+        row(
+          'backends',
+          `${config.name}: page of 100 at ${LISTED.toLocaleString('en-US')}`,
+          latency(listed.page),
+          isReference ? '' : `embedded: ${latency(reference.page)}`,
+          isReference ? undefined : listed.page.p50 / reference.page.p50,
+        ),
+      );
+      (ctx.results.backends ??= {})[config.name] = result;
+    } catch (error) {
+      const reason = String(error.message ?? error)
+        .split('\n')[0]
+        .slice(0, 120);
+      if (config.pod) ctx.skip('backends', `${config.name}: did not start or answer (${reason})`);
+      else ctx.rows.push(row('backends', `${config.name}: failed: ${reason}`, ''));
+      ctx.log(`  ${error.stack ?? error}`);
+    } finally {
+      for (const server of servers) await ctx.stop(server);
+      await backend?.stop?.();
+      await backend?.drop?.();
+    }
+  }
+}
+
+async function databaseSetup(dialect, serverUrl) {
+  const database = await createDatabase(dialect, serverUrl);
+  return { env: { PIXA_DATABASE_URL: database.url }, drop: database.drop };
+}
+
+/** Uploads every photo once per pass, one request at a time, after one untimed pass; returns ms per photo. */
+async function ingestPasses(ctx, url, passes) {
+  const one = async () => {
+    const account = await register(url);
+    const start = performance.now();
+    for (const photo of ctx.photos) await upload(url, account.token, [{ name: photo.name, data: photo.data }]);
+    return performance.now() - start;
+  };
+  await one();
+  let total = 0;
+  for (let i = 0; i < passes; i++) total += await one();
+  return total / (passes * ctx.photos.length);
+}
+
+/**
+ * Pod mode as the Kubernetes pod runs it: each internal service in its own process on its own
+ * 127.0.0.1 port, then the gateway, all sharing one database and one object store. Returns the
+ * gateway first.
+ */
+async function startPod(ctx, env) {
+  const shared = await mkdtemp(path.join(ctx.tmp, 'pod-'));
+  const ports = {};
+  for (const service of INTERNAL_SERVICES) ports[service] = await freePort();
+  const podEnv = {
+    PIXA_MODE: 'pod',
+    PIXA_AUTH_SECRET_KEY: randomBytes(32).toString('base64url'),
+    PIXA_INTERNAL_TOKEN: randomBytes(32).toString('base64url'),
+    PIXA_AUTH_PORT: String(ports.auth),
+    PIXA_STORAGE_PORT: String(ports.storage),
+    PIXA_STORAGE_MONITOR_PORT: String(ports['storage-monitor']),
+    PIXA_USAGE_MONITOR_PORT: String(ports['usage-monitor']),
+    PIXA_DATABASE_URL: `sqlite://${path.join(shared, 'pixa.db')}`,
+    PIXA_STORAGE_URL: `file://${path.join(shared, 'objects')}`,
+    ...(ctx.logLevel ? { PIXA_LOG_LEVEL: ctx.logLevel } : {}),
+    ...env,
+  };
+  const started = [];
+  try {
+    for (const service of INTERNAL_SERVICES) {
+      const dataDir = await mkdtemp(path.join(shared, `${service}-`));
+      started.push(
+        await startProcess({
+          name: `pod-${service}`,
+          args: [path.join(ROOT, 'bin', 'pixa.js'), 'serve', '--services', service],
+          env: { ...baseEnv(dataDir, 0), ...podEnv, PIXA_SERVICES: service },
+          dataDir,
+          readyUrl: `tcp://127.0.0.1:${ports[service]}`,
+        }),
+      );
+    }
+    const gateway = await ctx.startPixa('backends', {
+      name: 'pod-gateway',
+      env: { ...podEnv, PIXA_SERVICES: 'gateway' },
+      args: ['--services', 'gateway'],
+    });
+    return [gateway, ...started];
+  } catch (error) {
+    for (const proc of started) await proc.stop();
+    throw error;
+  }
 }

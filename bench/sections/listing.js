@@ -1,3 +1,147 @@
+// 3. Listing: a page of 100 images at 1,000 / 10,000 / 100,000 images in one account, the first page
+// and one in the middle (keyset cursor), and the first load of the web gallery. The baseline column
+// is the same page query run in process through the repository, without HTTP.
+import path from 'node:path';
+
+import { register, timedGet, timeLoop } from '../lib/client.js';
+import { dist } from '../lib/paths.js';
+import { openPixaDatabase, seedImages } from '../lib/seed.js';
+import { ms, num, percentile, row } from '../lib/stats.js';
+
+const PAGE = 100;
+const TARGET = 1.5;
+
 export async function listing(ctx) {
-  ctx.skip('listing', 'not written yet');
+  const server = await ctx.startPixa('listing');
+  try {
+    const sizes = [1_000, 10_000, 100_000];
+    const measured = await measureListing(ctx, server, `sqlite://${path.join(server.dataDir, 'pixa.db')}`, sizes);
+    const first = measured[0];
+    for (const m of measured) {
+      const ratio = m.page.p50 / first.page.p50;
+      ctx.rows.push(
+        row(
+          'listing',
+          `page of ${PAGE}, ${m.size.toLocaleString('en-US')} images: first page`,
+          latency(m.page),
+          `query alone: ${latency(m.query)}`,
+          ratio,
+          m === first ? 'basis' : `≤ ${TARGET}× of 1k (p50)`,
+          m === first ? undefined : ratio <= TARGET,
+        ),
+      );
+    }
+    for (const m of measured) {
+      if (!m.deep) continue;
+      const ratio = m.deep.p50 / first.deep.p50;
+      ctx.rows.push(
+        row(
+          'listing',
+          `  page ${m.deepPage} of ${m.size / PAGE} (cursor), ${m.size.toLocaleString('en-US')} images`,
+          latency(m.deep),
+          `query alone: ${latency(m.deepQuery)}`,
+          ratio,
+          m === first ? 'basis' : `≤ ${TARGET}× of 1k (p50)`,
+          m === first ? undefined : ratio <= TARGET,
+        ),
+      );
+    }
+    for (const m of measured) {
+      if (!m.gallery) continue;
+      const ratio = m.gallery.p50 / first.gallery.p50;
+      ctx.rows.push(
+        row(
+          'listing',
+          `web gallery first load, ${m.size.toLocaleString('en-US')} images`,
+          latency(m.gallery),
+          m.galleryNote,
+          ratio,
+          m === first ? 'basis' : `≤ ${TARGET}× of 1k (p50)`,
+          m === first ? undefined : ratio <= TARGET,
+        ),
+      );
+    }
+    ctx.results.listing = measured;
+  } finally {
+    await ctx.stop(server);
+  }
+}
+
+export const latency = (s) => `p50 ${ms(s.p50)} · p99 ${ms(s.p99)}`;
+
+const stats = (times) => ({ p50: percentile(times, 50), p99: percentile(times, 99), n: times.length });
+
+/**
+ * Seeds one account per size and times, one request at a time: the first page, a page in the middle
+ * of the gallery, the same queries in process, and (when the web UI is built) the gallery's first load.
+ */
+export async function measureListing(ctx, server, databaseUrl, sizes, { gallery = true } = {}) {
+  const count = ctx.quick ? 60 : 300;
+  const database = await openPixaDatabase(databaseUrl);
+  const { listPage } = await import(dist('modules/images/image.repository.js'));
+  const out = [];
+  try {
+    const accounts = [];
+    for (const size of sizes) {
+      const account = await register(server.url, `list${size}`);
+      const start = performance.now();
+      const keys = await seedImages(database, account.userId, size);
+      ctx.log(`  seeded ${size.toLocaleString('en-US')} images in ${num((performance.now() - start) / 1000)} s`);
+      accounts.push({ size, account, keys });
+    }
+    for (const { size, account, keys } of accounts) {
+      const auth = { authorization: `Bearer ${account.token}` };
+      const m = { size };
+      m.page = stats(await timeLoop(() => timedGet(server.url, `/api/v1/images?limit=${PAGE}`, auth), count));
+      m.query = stats(await timeLoop(() => listPage(database.db, account.userId, PAGE + 1, undefined), count));
+      // The cursor of the row just before the middle page, as the API would have handed it out.
+      const middle = Math.floor(size / PAGE / 2);
+      const key = keys[middle * PAGE - 1];
+      const cursor = Buffer.from(`${key.takenAt}.${key.id}`).toString('base64url');
+      try {
+        await timedGet(server.url, `/api/v1/images?limit=${PAGE}&cursor=${cursor}`, auth);
+        m.deepPage = middle + 1;
+        m.deep = stats(
+          await timeLoop(() => timedGet(server.url, `/api/v1/images?limit=${PAGE}&cursor=${cursor}`, auth), count),
+        );
+        m.deepQuery = stats(await timeLoop(() => listPage(database.db, account.userId, PAGE + 1, key), count));
+      } catch (error) {
+        ctx.log(`  deep page skipped: the cursor format changed (${String(error.message).split('\n')[0]})`);
+      }
+      if (gallery) Object.assign(m, await measureGallery(server.url, auth, Math.ceil(count / 3)));
+      out.push(m);
+      ctx.log(`  ${size.toLocaleString('en-US')}: first page ${latency(m.page)}; query ${latency(m.query)}`);
+    }
+  } finally {
+    await database.close();
+  }
+  return out;
+}
+
+/**
+ * The web gallery's first load as a browser makes it: index.html, then its script and stylesheet, then
+ * the three API calls the app starts with (who am I, the first 60 photos, usage), each stage in parallel.
+ */
+async function measureGallery(baseUrl, auth, count) {
+  const index = await fetchText(baseUrl, '/');
+  const assets = index.ok ? [...index.text.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]) : [];
+  const api = ['/api/v1/me', '/api/v1/images?limit=60', '/api/v1/usage'];
+  const times = await timeLoop(async () => {
+    if (index.ok) {
+      await timedGet(baseUrl, '/');
+      await Promise.all(assets.map((asset) => timedGet(baseUrl, asset)));
+    }
+    await Promise.all(api.map((p) => timedGet(baseUrl, p, auth)));
+  }, count);
+  return {
+    gallery: stats(times),
+    galleryNote: index.ok
+      ? `index.html + ${assets.length} assets + 3 API calls`
+      : 'API calls only (web UI not built: npm run build:web)',
+  };
+}
+
+async function fetchText(baseUrl, path) {
+  const response = await fetch(new URL(path, baseUrl));
+  return { ok: response.ok, text: await response.text() };
 }
