@@ -16,8 +16,7 @@ export class AppError extends Error {
 
 export const notFound = (what = 'Image'): AppError => new AppError('not_found', 404, `${what} not found.`);
 
-export const unauthorized = (message = 'Sign in to continue.'): AppError =>
-  new AppError('unauthorized', 401, message);
+export const unauthorized = (message = 'Sign in to continue.'): AppError => new AppError('unauthorized', 401, message);
 
 export const unavailable = (what: string): AppError =>
   new AppError('service_unavailable', 503, `${what} is unavailable right now. Try again in a moment.`, {

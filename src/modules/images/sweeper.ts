@@ -16,7 +16,12 @@ export interface SweepReport {
  * writes its objects before its row, so younger objects may belong to an upload still in flight.
  * Such orphans are left by a crash between the two steps, or by a delete whose object removal failed.
  */
-export async function sweepOrphans(db: Kysely<DB>, store: ObjectStore, safetyWindowMs: number, now = Date.now()): Promise<SweepReport> {
+export async function sweepOrphans(
+  db: Kysely<DB>,
+  store: ObjectStore,
+  safetyWindowMs: number,
+  now = Date.now(),
+): Promise<SweepReport> {
   const cutoff = now - safetyWindowMs;
   const orphans: string[] = [];
   const known = new Map<string, boolean>();
