@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
@@ -9,7 +9,14 @@ import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+// No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
+const IdParams = Type.Object({ id: Type.String() });
+
+const VARIANT_SUMMARIES: Record<Variant, string> = {
+  original: 'The original file, byte for byte (Range supported)',
+  preview: 'The preview: WebP, about 1600 px on the long side',
+  thumbnail: 'The thumbnail: WebP, about 400 px on the long side (not counted as transfer)',
+};
 
 export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const { auth, images, mediaUrls, config } = deps;
@@ -99,19 +106,22 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     },
   );
 
-  app.get(
-    '/api/v1/images/:id/:variant',
-    {
+  // One route per variant, so that an unknown variant is an unknown route (404), like any other.
+  for (const variant of VARIANTS) {
+    app.get(`/api/v1/images/:id/${variant}`, mediaRoute(variant), (request, reply) =>
+      sendMedia(request, reply, variant),
+    );
+  }
+
+  function mediaRoute(variant: Variant) {
+    return {
       schema: {
         tags: ['images'],
-        summary: 'Image bytes: the original (byte for byte, Range supported), the preview or the thumbnail',
+        summary: VARIANT_SUMMARIES[variant],
         description:
           'Authorised by the signed `exp`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
           'or by a Bearer token. `download=1` asks the browser to save the file under its original name.',
-        params: Type.Object({
-          id: Type.String({ maxLength: 64 }),
-          variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))),
-        }),
+        params: IdParams,
         querystring: Type.Object({
           exp: Type.Optional(Type.String({ maxLength: 20 })),
           sig: Type.Optional(Type.String({ maxLength: 100 })),
@@ -119,42 +129,43 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
         }),
         response: errors(401, 403, 404, 416, 429),
       },
-    },
-    async (request, reply) => {
-      const { id, variant } = request.params as { id: string; variant: Variant };
-      const query = request.query as { exp?: string; sig?: string; download?: string };
-      const userId = await mediaViewer(request, id, variant, query);
+    };
+  }
 
-      const etag = await images.etagOf(userId, id, variant);
-      const common = {
-        'cache-control': 'private, max-age=31536000, immutable',
-        etag,
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'none'; sandbox",
-        'cross-origin-resource-policy': 'same-origin',
-      };
-      if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
+  async function sendMedia(request: FastifyRequest, reply: FastifyReply, variant: Variant) {
+    const { id } = request.params as { id: string };
+    const query = request.query as { exp?: string; sig?: string; download?: string };
+    const userId = await mediaViewer(request, id, variant, query);
 
-      // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
-      const media = await images.open(userId, id, variant, (size) => {
-        if (variant !== 'original') return undefined;
-        const range = parseRange(request.headers.range, size);
-        if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
-        return range;
-      });
-      reply.headers({
-        ...common,
-        'content-type': media.contentType,
-        'content-length': String(media.length),
-        'accept-ranges': variant === 'original' ? 'bytes' : 'none',
-        'content-disposition': contentDisposition(query.download === '1' ? 'attachment' : 'inline', media.filename),
-      });
-      if (media.range) {
-        reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
-      }
-      return reply.send(media.stream);
-    },
-  );
+    const etag = await images.etagOf(userId, id, variant);
+    const common = {
+      'cache-control': 'private, max-age=31536000, immutable',
+      etag,
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox",
+      'cross-origin-resource-policy': 'same-origin',
+    };
+    if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
+
+    // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
+    const media = await images.open(userId, id, variant, (size) => {
+      if (variant !== 'original') return undefined;
+      const range = parseRange(request.headers.range, size);
+      if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
+      return range;
+    });
+    reply.headers({
+      ...common,
+      'content-type': media.contentType,
+      'content-length': String(media.length),
+      'accept-ranges': variant === 'original' ? 'bytes' : 'none',
+      'content-disposition': contentDisposition(query.download === '1' ? 'attachment' : 'inline', media.filename),
+    });
+    if (media.range) {
+      reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+    }
+    return reply.send(media.stream);
+  }
 
   /**
    * Who may see this image: the bearer of a valid token (who must own it: another account's image
