@@ -5,7 +5,7 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 import { randomSecret } from '../lib/ids.js';
-import { installErrorHandler } from './error-handler.js';
+import { installErrorHandler, type ErrorBody } from './error-handler.js';
 import { ErrorSchema } from './schemas.js';
 
 export interface HttpServerOptions {
@@ -40,6 +40,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomSecret(12);
     },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
+    // The router answers these itself, before any hook or error handler: give them the one format.
+    frameworkErrors: (error, request, reply) => {
+      const [status, code, message] =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? [404, 'not_found', `No such endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}…`]
+          : [400, 'bad_url', 'The URL is malformed.'];
+      reply
+        .status(status)
+        .header('cache-control', 'no-store')
+        .send({ error: { code, message } } satisfies ErrorBody);
+    },
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
