@@ -16,6 +16,8 @@ export default defineConfig({
     // The polyfill would be an extra script for browsers that all support modulepreload by now.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
+    // Timing hints appear whenever the machine is busy (parallel tests); they are noise in `npm test`.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     // `vite` in web/ for front-end work against a Pixa running on :8080.

@@ -1,22 +1,12 @@
 import { api, ApiError } from './api.js';
+import { comparePhotos, mergePhotos } from './gallery-order.js';
 import type { Photo } from './types.js';
 
 const PAGE_SIZE = 60;
 /** A photo whose picture failed to load gets fresh signed URLs at most this often. */
 const REFRESH_INTERVAL_MS = 60_000;
-
-/** Newest taken first, then newest id first: the server's order. */
-export function comparePhotos(a: Photo, b: Photo): number {
-  const byTaken = Date.parse(b.takenAt) - Date.parse(a.takenAt);
-  if (byTaken !== 0) return byTaken;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-function merge(current: Photo[], incoming: Photo[]): Photo[] {
-  const byId = new Map(current.map((photo) => [photo.id, photo]));
-  for (const photo of incoming) byId.set(photo.id, photo);
-  return [...byId.values()].sort(comparePhotos);
-}
+/** When many signed URLs expire at once (a tab left open for hours), they are renewed a few at a time. */
+const PARALLEL_REFRESHES = 4;
 
 /** The signed-in person's photos, loaded page by page as the gallery scrolls. */
 class GalleryState {
@@ -28,6 +18,8 @@ class GalleryState {
   error = $state('');
   #generation = 0;
   #refreshedAt = new Map<string, number>();
+  #refreshing = 0;
+  #waiting: (() => void)[] = [];
 
   get hasMore(): boolean {
     return !this.loaded || this.nextCursor !== null;
@@ -41,7 +33,7 @@ class GalleryState {
     try {
       const page = await api.listPhotos(this.loaded ? this.nextCursor : null, PAGE_SIZE);
       if (generation !== this.#generation) return;
-      this.photos = merge(this.photos, page.items);
+      this.photos = mergePhotos(this.photos, page.items);
       this.nextCursor = page.nextCursor;
       this.loaded = true;
     } catch (error) {
@@ -56,7 +48,7 @@ class GalleryState {
   add(photos: Photo[]): void {
     const last = this.photos.at(-1);
     const visible = photos.filter((photo) => this.nextCursor === null || !last || comparePhotos(photo, last) <= 0);
-    if (visible.length > 0) this.photos = merge(this.photos, visible);
+    if (visible.length > 0) this.photos = mergePhotos(this.photos, visible);
   }
 
   remove(id: string): void {
@@ -72,7 +64,10 @@ class GalleryState {
     if (last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS) return null;
     this.#refreshedAt.set(id, Date.now());
     const generation = this.#generation;
+    if (this.#refreshing >= PARALLEL_REFRESHES) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#refreshing++;
     try {
+      if (generation !== this.#generation) return null;
       const photo = await api.getPhoto(id);
       if (generation !== this.#generation) return null;
       this.photos = this.photos.map((existing) => (existing.id === id ? photo : existing));
@@ -80,6 +75,21 @@ class GalleryState {
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && generation === this.#generation) this.remove(id);
       return null;
+    } finally {
+      this.#refreshing--;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  /** Picks up photos added elsewhere (another tab or device) since the first page was loaded. */
+  async checkForNew(): Promise<void> {
+    if (!this.loaded || this.loading) return;
+    const generation = this.#generation;
+    try {
+      const page = await api.listPhotos(null, PAGE_SIZE);
+      if (generation === this.#generation) this.add(page.items);
+    } catch {
+      // Nothing new to show; the next look will try again.
     }
   }
 

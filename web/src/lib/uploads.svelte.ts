@@ -18,6 +18,11 @@ export interface UploadTask {
 
 const FINISHED: ReadonlySet<UploadStatus> = new Set(['done', 'duplicate', 'failed', 'cancelled']);
 
+/** Whether the person cancelled the upload while its request was under way. */
+function isCancelled(task: UploadTask): boolean {
+  return task.status === 'cancelled';
+}
+
 /** The upload queue behind the upload panel: one file per request, a few at a time. */
 class UploadState {
   tasks = $state<UploadTask[]>([]);
@@ -110,14 +115,14 @@ class UploadState {
     this.#handles.set(task.id, handle);
     try {
       const photos = await handle.promise;
-      if (task.status === 'cancelled') return;
+      if (isCancelled(task)) return;
       task.loaded = task.total;
       const duplicate = photos.length > 0 && photos.every((photo) => photo.duplicate);
       task.status = duplicate ? 'duplicate' : 'done';
       task.message = duplicate ? 'Already in your gallery' : 'Uploaded';
       this.#onUploaded(photos);
     } catch (error) {
-      if (task.status === 'cancelled') return;
+      if (isCancelled(task)) return;
       task.status = 'failed';
       task.message = error instanceof Error ? error.message : 'Upload failed.';
     } finally {
