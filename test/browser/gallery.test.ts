@@ -115,8 +115,10 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
     expect(storageWithThree).toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Close uploads' }).click();
 
-    // The lightbox opens from the keyboard and steps through the photos with the arrow keys.
-    await page.locator('.tile').nth(1).focus();
+    // Arrow keys move between thumbnails; Enter opens the lightbox, where they step through the photos.
+    await page.locator('.tile').first().focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await focusedTitle(page)).toBe(photos.february.name);
     await page.keyboard.press('Enter');
     const viewer = page.getByRole('dialog', { name: 'Photo viewer' });
     await viewer.waitFor();
