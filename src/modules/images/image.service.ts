@@ -81,7 +81,12 @@ export interface ImageService {
    * Opens one variant for sending, counting original and preview bytes against the daily transfer
    * quota (thumbnails are free, so the gallery always renders). `range` is checked against the size.
    */
-  open(userId: string, imageId: string, variant: Variant, range?: (size: number) => ByteRange | undefined): Promise<MediaResponse>;
+  open(
+    userId: string,
+    imageId: string,
+    variant: Variant,
+    range?: (size: number) => ByteRange | undefined,
+  ): Promise<MediaResponse>;
   /** The ETag a variant would be served with, for conditional requests that need no body. */
   etagOf(userId: string, imageId: string, variant: Variant): Promise<string>;
 }
@@ -143,13 +148,15 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
   function transferExceeded(quota: number, used: number, wanted: number, what: string): AppError {
     const at = now();
     const seconds = Math.max(1, Math.ceil((nextUtcMidnight(at) - at) / 1000));
-    const hours = Math.floor(seconds / 3600);
-    const minutes = Math.ceil((seconds % 3600) / 60);
+    // Round the whole wait up to minutes first, so it never reads "1 h 60 min".
+    const totalMinutes = Math.ceil(seconds / 60);
+    const hours = Math.floor(totalMinutes / 60);
+    const wait = hours > 0 ? `${hours} h ${totalMinutes % 60} min` : `${totalMinutes} min`;
     return new AppError(
       'transfer_quota_exceeded',
       429,
-      `Daily transfer quota reached: ${what} needs ${mb(wanted)}, and ${mb(used)} of your ${mb(quota)} for today ` +
-        `are used. It resets at 00:00 UTC, in ${hours} h ${minutes} min.`,
+      `Daily transfer quota reached: ${what} needs ${amount(wanted)}, and ${amount(used)} of your ${amount(quota)} ` +
+        `for today are used. It resets at 00:00 UTC, in ${wait}.`,
       { 'retry-after': String(seconds) },
     );
   }
@@ -158,8 +165,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     new AppError(
       'storage_quota_exceeded',
       429,
-      `Storage quota reached: ${what} needs ${mb(wanted)}, but only ${mb(Math.max(0, quota - used))} of your ` +
-        `${mb(quota)} are free. Delete some photos to make room.`,
+      `Storage quota reached: ${what} needs ${amount(wanted)}, but only ${amount(Math.max(0, quota - used))} of ` +
+        `your ${amount(quota)} are free. Delete some photos to make room.`,
     );
 
   async function prepare(part: UploadPart): Promise<Prepared> {
@@ -244,15 +251,36 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         const events: StorageEvent[] = [];
         for (const { row } of fresh) {
           for (const variant of ['original', 'thumbnail', 'preview'] as const) {
-            const bytes = variant === 'original' ? row.original_bytes : variant === 'thumbnail' ? row.thumbnail_bytes : row.preview_bytes;
-            events.push({ at, user_id: user.id, image_id: row.id, operation: 'upload', object_key: objectKey(row, variant), bytes, status: 201 });
+            const bytes =
+              variant === 'original'
+                ? row.original_bytes
+                : variant === 'thumbnail'
+                  ? row.thumbnail_bytes
+                  : row.preview_bytes;
+            events.push({
+              at,
+              user_id: user.id,
+              image_id: row.id,
+              operation: 'upload',
+              object_key: objectKey(row, variant),
+              bytes,
+              status: 201,
+            });
           }
         }
         // Bytes received for a duplicate count as transfer, though nothing new is stored.
         for (const item of batch) {
           if (!fresh.some(({ item: f }) => f === item)) {
             const dup = seen.get(item.staged.sha256)!;
-            events.push({ at, user_id: user.id, image_id: dup.id, operation: 'upload', object_key: objectKey(dup, 'original'), bytes: item.staged.size, status: 200 });
+            events.push({
+              at,
+              user_id: user.id,
+              image_id: dup.id,
+              operation: 'upload',
+              object_key: objectKey(dup, 'original'),
+              bytes: item.staged.size,
+              status: 200,
+            });
           }
         }
         await appendEvents(trx, events);
@@ -277,7 +305,12 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           image_id: row.id,
           operation: 'delete' as const,
           object_key: objectKey(row, variant),
-          bytes: variant === 'original' ? row.original_bytes : variant === 'thumbnail' ? row.thumbnail_bytes : row.preview_bytes,
+          bytes:
+            variant === 'original'
+              ? row.original_bytes
+              : variant === 'thumbnail'
+                ? row.thumbnail_bytes
+                : row.preview_bytes,
           status: 204,
         })),
       );
@@ -285,7 +318,9 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     });
     if (!deleted) throw notFound();
     // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
-    await Promise.allSettled((['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))));
+    await Promise.allSettled(
+      (['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))),
+    );
   }
 
   async function findOrThrow(userId: string, imageId: string): Promise<images.ImageRow> {
@@ -338,7 +373,12 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     },
 
     async list(userId, limit, cursor) {
-      const rows = await images.listPage(db, userId, limit + 1, cursor === undefined ? undefined : decodeCursor(cursor));
+      const rows = await images.listPage(
+        db,
+        userId,
+        limit + 1,
+        cursor === undefined ? undefined : decodeCursor(cursor),
+      );
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
@@ -391,7 +431,15 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
             }
           }
           await appendEvents(trx, [
-            { at, user_id: userId, image_id: row.id, operation: 'download', object_key: key, bytes: length, status: range ? 206 : 200 },
+            {
+              at,
+              user_id: userId,
+              image_id: row.id,
+              operation: 'download',
+              object_key: key,
+              bytes: length,
+              status: range ? 206 : 200,
+            },
           ]);
         });
       } catch (error) {
@@ -410,6 +458,10 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     },
   };
 }
+
+/** Bytes as MB, the unit quotas are set in, or as KB where MB would round a real amount to "0.0 MB". */
+const amount = (bytes: number): string =>
+  bytes === 0 || bytes >= 51_200 ? mb(bytes) : `${Math.ceil(bytes / 1024)} KB`;
 
 const etag = (row: images.ImageRow, variant: Variant): string =>
   variant === 'original' ? `"${row.sha256}"` : `"${row.id}-${variant}"`;
@@ -440,6 +492,7 @@ function encodeCursor(cursor: images.PageCursor): string {
 
 function decodeCursor(raw: string): images.PageCursor {
   const match = /^(-?\d{1,15})\.([0-9a-f-]{36})$/.exec(Buffer.from(raw, 'base64url').toString());
-  if (!match) throw new AppError('invalid_cursor', 400, 'The page cursor is not valid. Start again from the first page.');
+  if (!match)
+    throw new AppError('invalid_cursor', 400, 'The page cursor is not valid. Start again from the first page.');
   return { takenAt: Number(match[1]), id: match[2]! };
 }
