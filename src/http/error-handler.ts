@@ -18,7 +18,10 @@ const CLIENT_ERRORS: Record<string, { code: string; message: string }> = {
     code: 'expected_multipart',
     message: 'Send images as multipart/form-data.',
   },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_content_type', message: 'This content type is not accepted here.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'unsupported_content_type',
+    message: 'This content type is not accepted here.',
+  },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', message: 'The request body is too large.' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json', message: 'The JSON body is empty.' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', message: 'The body is not valid JSON.' },
@@ -43,7 +46,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (error.validation) {
       const first = error.validation[0];
-      const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : error.validationContext;
+      const where = first?.instancePath
+        ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+        : error.validationContext;
       const detail = first?.message ?? 'is invalid';
       return send(400, 'validation_failed', `Invalid request: ${where ?? 'input'} ${detail}.`);
     }
@@ -63,12 +68,19 @@ export function installErrorHandler(app: FastifyInstance): void {
       return send(error.statusCode, 'bad_request', 'The request could not be processed. Check its format.');
     }
     request.log.error({ err: error }, 'unexpected error');
-    return send(500, 'internal_error', 'Something went wrong on our side. Try again; if it persists, tell the administrator.');
+    return send(
+      500,
+      'internal_error',
+      'Something went wrong on our side. Try again; if it persists, tell the administrator.',
+    );
   });
 
   app.setNotFoundHandler((request, reply) =>
     reply
       .status(404)
-      .send({ error: { code: 'not_found', message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}` } }),
+      .header('cache-control', 'no-store')
+      .send({
+        error: { code: 'not_found', message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}` },
+      }),
   );
 }
