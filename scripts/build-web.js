@@ -1,7 +1,10 @@
 // Builds the web front end (web/ → web/dist) with Vite, but only when a source is newer than the last
 // build, so `npm start` and `npm test` stay quick. Pass --force to build regardless.
-import { readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -36,14 +39,40 @@ function staleReason() {
   return changed ? `${relative(root, changed)} changed since the last build` : null;
 }
 
-const reason = staleReason();
-if (reason === null) {
-  console.log('build-web: web/dist is up to date, nothing to build');
-} else {
+/**
+ * Test files may ask for a build at the same moment; Vite empties web/dist first, so two builds at once
+ * could delete each other's files. A lock directory (mkdir is atomic) lets one build while the others wait.
+ */
+async function withLock(work) {
+  const lock = join(tmpdir(), `pixa-build-web-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.lock`);
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+      // A lock left behind by a build that crashed is taken over after two minutes.
+      if (Date.now() - newestMtime(lock) > 120_000) rmSync(lock, { recursive: true, force: true });
+      else await sleep(200);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+await withLock(async () => {
+  const reason = staleReason();
+  if (reason === null) {
+    console.log('build-web: web/dist is up to date, nothing to build');
+    return;
+  }
   console.log(`build-web: building the web UI because ${reason}`);
   const started = process.hrtime.bigint();
   const { build } = await import('vite');
   await build({ configFile: join(webDir, 'vite.config.js'), logLevel: 'warn' });
   const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
   console.log(`build-web: wrote ${relative(root, dirname(builtIndex))} in ${ms} ms`);
-}
+});
