@@ -1,0 +1,173 @@
+import net from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import { apiClient, signedUpUser } from '../helpers/api.js';
+import { makePhoto } from '../helpers/photos.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { checkIntegrity, NO_PROBLEMS, problemsOf } from './support/integrity.js';
+import {
+  addressOf,
+  filePart,
+  multipartBody,
+  newBoundary,
+  rawRequest,
+  uploadHead,
+  uploadRequest,
+} from './support/raw-http.js';
+
+const LIMIT_MB = 0.5;
+const LIMIT = Math.round(LIMIT_MB * 1024 * 1024);
+
+/** Polls `check` until it passes or `timeoutMs` is over; the last failure is thrown. */
+async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** The account has nothing: no row, no object, no temp file, nothing counted. */
+async function expectNothingLeft(server: TestServer, user: { userId: string; token: string }) {
+  const api = apiClient(server.url);
+  const rows = await server.pixa.database.db
+    .selectFrom('images')
+    .select('id')
+    .where('owner_id', '=', user.userId)
+    .execute();
+  expect(rows).toEqual([]);
+  const usage = (await api.usage(user.token)).body;
+  expect(usage.storage.usedBytes).toBe(0);
+  expect(usage.transfer.usedBytes).toBe(0);
+  const report = await checkIntegrity(server.pixa.database.db, server.dataDir);
+  expect(report.objects.filter((key) => key.startsWith(`${user.userId}/`))).toEqual([]);
+  expect(problemsOf(report)).toEqual(NO_PROBLEMS);
+}
+
+/** A valid JPEG of exactly `size` bytes: a photo with padding after its end marker, which decoders ignore. */
+async function jpegOfSize(size: number, seed: number): Promise<Buffer> {
+  const photo = await makePhoto({ width: 400, height: 300, seed });
+  if (photo.length > size) throw new Error(`photo of ${photo.length} bytes is over ${size}`);
+  return Buffer.concat([photo, Buffer.alloc(size - photo.length)]);
+}
+
+describe('upload limits and broken clients', () => {
+  let server: TestServer;
+  let api: ReturnType<typeof apiClient>;
+  beforeAll(async () => {
+    server = await startTestServer({ PIXA_MAX_UPLOAD_MB: String(LIMIT_MB) });
+    api = apiClient(server.url);
+  });
+  afterAll(() => server?.close());
+
+  test('size › exactly PIXA_MAX_UPLOAD_MB › accepted', async () => {
+    const user = await signedUpUser(api, 'limit');
+
+    const res = await api.upload(user.token, [{ name: 'exact.jpg', data: await jpegOfSize(LIMIT, 1301) }]);
+
+    expect(res.status).toBe(201);
+    expect(res.body.images[0]!.size).toBe(LIMIT);
+  });
+
+  test('size › PIXA_MAX_UPLOAD_MB + 1 byte › 413 file_too_large and nothing left', async () => {
+    const user = await signedUpUser(api, 'limit');
+
+    const res = await api.upload(user.token, [{ name: 'over.jpg', data: await jpegOfSize(LIMIT + 1, 1302) }]);
+
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('file_too_large');
+    await expectNothingLeft(server, user);
+  });
+
+  test('disconnect › client goes away after half the body › no temp file, object, row or quota left', async () => {
+    const user = await signedUpUser(api, 'gone');
+    const boundary = newBoundary();
+    const body = multipartBody(boundary, [filePart('half.jpg', await jpegOfSize(LIMIT - 1000, 1303), 'image/jpeg')]);
+    const socket = net.connect(addressOf(server.url));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+
+    socket.write(uploadHead(server.url, user.token, boundary, body.length));
+    socket.write(body.subarray(0, body.length / 2));
+    // Let the server start staging the file before the client vanishes.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+
+    await eventually(() => expectNothingLeft(server, user));
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  // Bug: a multipart body that ends inside a file part (the HTTP request itself complete) is answered
+  // 500 and leaves its upload temp file in <dataDir>/tmp for good: the staging pipeline on part.file
+  // never settles (an open file descriptor too), so nothing removes it. See SECURITY.md.
+  test.fails('truncated › multipart body ending inside the file › 4xx and no temp file left', async () => {
+    const user = await signedUpUser(api, 'cut');
+    const boundary = newBoundary();
+    const whole = multipartBody(boundary, [filePart('cut.jpg', await jpegOfSize(100_000, 1304), 'image/jpeg')]);
+    const body = whole.subarray(0, 50_000);
+
+    const res = await rawRequest(server.url, uploadRequest(server.url, user.token, boundary, body));
+
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    await eventually(() => expectNothingLeft(server, user), 3000);
+  });
+});
+
+describe('slow clients', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ PIXA_REQUEST_TIMEOUT_SECONDS: '2' });
+  });
+  afterAll(() => server?.close());
+
+  // Bug: PIXA_REQUEST_TIMEOUT_SECONDS does not bound a slow upload. src/http/server.ts:29 hands the
+  // timeout to Fastify as `requestTimeout`, which Fastify assigns to server.requestTimeout after
+  // http.createServer(); on Node 20 only the value given to the constructor takes effect (checked
+  // here: a property set afterwards never fires, a constructor option fires at the next 30-s check).
+  // A client trickling bytes keeps its request, temp file and descriptor until Node's own 300-s
+  // default. Fix: pass `http: { requestTimeout, headersTimeout: min(60 s, timeout),
+  // connectionsCheckingInterval: min(30 s, timeout / 2) }` in the Fastify options.
+  test.fails(
+    'slow › a few bytes a second › connection closed at the request timeout, nothing left',
+    async () => {
+      const user = await signedUpUser(apiClient(server.url), 'slow');
+      const boundary = newBoundary();
+      const body = multipartBody(boundary, [filePart('slow.jpg', await jpegOfSize(200_000, 1305), 'image/jpeg')]);
+      const socket = net.connect(addressOf(server.url));
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      const started = Date.now();
+      const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
+      socket.on('error', () => undefined);
+      let response = '';
+      socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+
+      socket.write(uploadHead(server.url, user.token, boundary, body.length));
+      let sent = 0;
+      const trickle = setInterval(() => {
+        if (socket.destroyed || sent >= body.length) return;
+        socket.write(body.subarray(sent, sent + 8));
+        sent += 8;
+      }, 250);
+      // Node checks for expired requests on an interval: allow it several times the 2-s timeout.
+      const afterMs = await Promise.race([
+        closed,
+        new Promise<number>((resolve) => setTimeout(() => resolve(-1), 20_000)),
+      ]);
+      clearInterval(trickle);
+      socket.destroy();
+
+      console.info(`slow client: closed after ${afterMs} ms having sent ${sent} of ${body.length} bytes`);
+      expect(afterMs).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(body.length);
+      expect(response === '' || /^HTTP\/1\.1 (408|4\d\d)/.test(response)).toBe(true);
+      await eventually(() => expectNothingLeft(server, user));
+    },
+    60_000,
+  );
+});
