@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -42,14 +42,19 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
     // The router answers these itself, before any hook or error handler: give them the one format.
     frameworkErrors: (error, request, reply) => {
-      const [status, code, message] =
+      const body: ErrorBody =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? [404, 'not_found', `No such endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}…`]
-          : [400, 'bad_url', 'The URL is malformed.'];
-      reply
-        .status(status)
+          ? {
+              error: {
+                code: 'not_found',
+                message: `No such endpoint: ${request.method} ${request.url.slice(0, 100)}…`,
+              },
+            }
+          : { error: { code: 'bad_url', message: 'The URL is malformed.' } };
+      (reply as FastifyReply)
+        .status(body.error.code === 'not_found' ? 404 : 400)
         .header('cache-control', 'no-store')
-        .send({ error: { code, message } } satisfies ErrorBody);
+        .send(body);
     },
   });
   app.addHook('onRequest', async (request, reply) => {
