@@ -47,7 +47,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
           ? {
               error: {
                 code: 'not_found',
-                message: `No such endpoint: ${request.method} ${request.url.slice(0, 100)}…`,
+                message: `No such endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}…`,
               },
             }
           : { error: { code: 'bad_url', message: 'The URL is malformed.' } };
