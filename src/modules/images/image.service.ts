@@ -17,7 +17,7 @@ import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { mb } from '../../lib/format.js';
 import { newId } from '../../lib/ids.js';
 import { nextUtcMidnight, toIso, utcDay } from '../../lib/time.js';
-import type { ByteRange, ObjectStore } from '../../storage/object-store.js';
+import { ObjectNotFoundError, type ByteRange, type ObjectStore } from '../../storage/object-store.js';
 import { findUserById, releaseStorage, reserveStorage, type UserRow } from '../auth/user.repository.js';
 import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from '../usage/quota.js';
 import { appendEvents, type StorageEvent } from '../usage/storage-event.repository.js';
@@ -417,7 +417,10 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const range = rangeOf?.(totalSize);
       const length = range ? range.end - range.start + 1 : totalSize;
       const key = objectKey(row, variant);
-      const stream = await store.get(key, range);
+      // A delete may remove the objects between the lookup above and this read: then it is not found.
+      const stream = await store.get(key, range).catch((error: unknown) => {
+        throw error instanceof ObjectNotFoundError ? notFound() : error;
+      });
       const at = now();
       try {
         // Read before the transaction: on SQLite a query outside it would wait for it forever.
