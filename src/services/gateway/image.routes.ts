@@ -107,10 +107,14 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
   );
 
   // One route per variant, so that an unknown variant is an unknown route (404), like any other.
+  // HEAD is declared, not derived from GET: a derived HEAD would read (and charge) the whole file.
   for (const variant of VARIANTS) {
-    app.get(`/api/v1/images/:id/${variant}`, mediaRoute(variant), (request, reply) =>
-      sendMedia(request, reply, variant),
-    );
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: `/api/v1/images/:id/${variant}`,
+      ...mediaRoute(variant),
+      handler: (request, reply) => sendMedia(request, reply, variant),
+    });
   }
 
   function mediaRoute(variant: Variant) {
@@ -146,6 +150,15 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       'cross-origin-resource-policy': 'same-origin',
     };
     if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
+    // HEAD sends no bytes, so it must not be counted as a download: answer from the metadata.
+    if (request.method === 'HEAD') {
+      const image = await images.get(userId, id);
+      const original = variant === 'original';
+      return reply
+        .headers({ ...common, 'content-type': original ? image.mediaType : 'image/webp' })
+        .headers(original ? { 'content-length': String(image.size), 'accept-ranges': 'bytes' } : {})
+        .send();
+    }
 
     // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
     const media = await images.open(userId, id, variant, (size) => {
