@@ -1,3 +1,6 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { signedUpUser } from '../helpers/api.js';
@@ -146,6 +149,36 @@ describe('media › signed URLs', () => {
     await server.client.deleteImage(token, image.id);
 
     const res = await server.client.fetchMedia(image.urls.original);
+
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('media › HEAD and missing objects', () => {
+  it.each(['original', 'preview', 'thumbnail'] as const)(
+    'media › HEAD on the %s › answers its headers with no body, and charges and logs nothing',
+    async (variant) => {
+      const { image, userId } = await userWithPhoto();
+      const before = await transferCounters(server, userId);
+
+      const res = await fetch(new URL(image.urls[variant], server.url), { method: 'HEAD' });
+
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(variant === 'original' ? 'image/jpeg' : 'image/webp');
+      expect(res.headers.get('etag')).toMatch(/^"[^"]+"$/);
+      if (variant === 'original') expect(Number(res.headers.get('content-length'))).toBe(image.size);
+      expect((await res.arrayBuffer()).byteLength).toBe(0);
+      expect(await transferCounters(server, userId)).toEqual(before);
+      expect((await storageEvents(server, userId)).filter((e) => e.operation === 'download')).toEqual([]);
+    },
+  );
+
+  it('media › an object gone from the store under its row (a delete racing a download) › returns 404, not 500', async () => {
+    const { image, userId } = await userWithPhoto();
+    await rm(path.join(server.dataDir, 'objects', userId, image.id, 'preview.webp'));
+
+    const res = await server.client.fetchMedia(image.urls.preview);
 
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
