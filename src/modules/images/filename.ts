@@ -13,8 +13,10 @@ export function cleanFilename(raw: string | undefined): string {
     .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, '')
     .trim();
   if (!cleaned || cleaned === '.' || cleaned === '..') return 'image';
-  if (cleaned.length <= MAX_LENGTH) return cleaned;
+  // Count and cut in code points, never inside a surrogate pair: half an emoji is not a character.
+  const chars = [...cleaned];
+  if (chars.length <= MAX_LENGTH) return cleaned;
   const dot = cleaned.lastIndexOf('.');
   const ext = dot > 0 && cleaned.length - dot <= 10 ? cleaned.slice(dot) : '';
-  return [...cleaned.slice(0, MAX_LENGTH - ext.length)].join('') + ext;
+  return chars.slice(0, MAX_LENGTH - [...ext].length).join('') + ext;
 }
