@@ -111,6 +111,24 @@ describe('upload › accepted', () => {
   });
 });
 
+describe('upload › long names', () => {
+  it('upload › a name of 300 emoji › is cut to 255 whole characters, keeps its extension, and downloads', async () => {
+    const user = await signedUpUser(server.client);
+    const name = `${'📷'.repeat(300)}.jpg`;
+
+    const res = await server.client.upload(user.token, [{ name, data: await makePhoto({ width: 200, height: 100 }) }]);
+
+    expect(res.status).toBe(201);
+    const stored = res.body.images[0]!.filename;
+    expect([...stored]).toHaveLength(255);
+    expect(stored).toBe(`${'📷'.repeat(251)}.jpg`);
+    const download = await server.client.fetchMedia(res.body.images[0]!.urls.download);
+    expect(download.status).toBe(200);
+    const encoded = /filename\*=UTF-8''(.+)$/.exec(download.headers.get('content-disposition')!)![1]!;
+    expect(decodeURIComponent(encoded)).toBe(stored);
+  });
+});
+
 describe('upload › what is recorded', () => {
   it('upload › JPEG with EXIF orientation 6 › reports displayed size and stores rotated derivatives', async () => {
     const user = await signedUpUser(server.client);
