@@ -57,3 +57,20 @@ export const procAvailable = () => {
     return false;
   }
 };
+
+/** CPU time (user + system, ms) used so far by a process and its children that are still running. */
+export function cpuMs(pid) {
+  let total = 0;
+  const visit = (id) => {
+    try {
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+      const children = readFileSync(`/proc/${id}/task/${id}/children`, 'utf8').trim();
+      for (const child of children ? children.split(/\s+/) : []) visit(Number(child));
+    } catch {
+      // gone, or not Linux
+    }
+  };
+  visit(pid);
+  return total;
+}

@@ -29,7 +29,7 @@ export async function startStaticBaseline({ rootDir, workDir, probePath }) {
       dataDir: workDir,
       readyUrl: `${url}${probePath}`,
     });
-    return { url, label: 'nginx 1 worker, sendfile', stop: proc.stop };
+    return { url, label: 'nginx 1 worker, sendfile', pid: proc.pid, stop: proc.stop };
   }
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static-server.js');
   const proc = await startProcess({
@@ -41,6 +41,7 @@ export async function startStaticBaseline({ rootDir, workDir, probePath }) {
   return {
     url,
     label: 'Node http from memory (nginx not installed: apt-get install -y nginx-light)',
+    pid: proc.pid,
     stop: proc.stop,
   };
 }

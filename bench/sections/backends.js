@@ -63,7 +63,7 @@ export async function backends(ctx) {
       const databaseUrl = backend.env.PIXA_DATABASE_URL ?? `sqlite://${path.join(gateway.dataDir, 'pixa.db')}`;
       const ingest = await ingestPasses(ctx, gateway.url, ctx.quick ? 1 : 2);
       const [listed] = await measureListing(ctx, gateway, databaseUrl, [LISTED], { gallery: false });
-      const result = { ingest, page: listed.page };
+      const result = { ingest, page: listed.page, deep: listed.deep, deepPage: listed.deepPage };
       reference ??= result;
       const isReference = result === reference;
       ctx.rows.push(
@@ -82,6 +82,17 @@ export async function backends(ctx) {
           isReference ? undefined : listed.page.p50 / reference.page.p50,
         ),
       );
+      if (listed.deep && reference.deep) {
+        ctx.rows.push(
+          row(
+            'backends',
+            `${config.name}: page ${listed.deepPage} (cursor) at ${LISTED.toLocaleString('en-US')}`,
+            latency(listed.deep),
+            isReference ? '' : `embedded: ${latency(reference.deep)}`,
+            isReference ? undefined : listed.deep.p50 / reference.deep.p50,
+          ),
+        );
+      }
       (ctx.results.backends ??= {})[config.name] = result;
     } catch (error) {
       const reason = String(error.message ?? error)
