@@ -6,7 +6,7 @@ import { AppError, unauthorized } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
 import { toIso } from '../../lib/time.js';
 import { checkNewPassword, checkUsername, usernameKey } from './credential-rules.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { createKeyedQueue, type LoginThrottle } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
 import * as sessions from './session.repository.js';
 import type { TokenSigner } from './token.js';
@@ -49,8 +49,7 @@ export const toUserDto = (row: users.UserRow): UserDto => ({
   createdAt: toIso(row.created_at),
 });
 
-const invalidCredentials = (): AppError =>
-  new AppError('invalid_credentials', 401, 'Wrong username or password.');
+const invalidCredentials = (): AppError => new AppError('invalid_credentials', 401, 'Wrong username or password.');
 
 export function createAuthService(deps: {
   db: Kysely<DB>;
@@ -63,6 +62,7 @@ export function createAuthService(deps: {
   const now = deps.now ?? Date.now;
   // Verified when the username is unknown, so both failures take the same time.
   const decoyHash = hashPassword(newId());
+  const oneAttemptAtATime = createKeyedQueue();
 
   async function startSession(user: users.UserRow): Promise<SignIn> {
     const createdAt = now();
@@ -109,14 +109,17 @@ export function createAuthService(deps: {
 
     async login(username, password, address) {
       const key = usernameKey(username.trim());
-      await throttle.check(key, address, now());
-      const user = USERNAME_SHAPE.test(key) ? await users.findUserByKey(db, key) : undefined;
-      const ok = await verifyPassword(user?.password_hash ?? (await decoyHash), password);
-      if (!user || !ok) {
-        await throttle.recordFailure(key, address, now());
-        throw invalidCredentials();
-      }
-      await throttle.recordSuccess(key, address);
+      const user = await oneAttemptAtATime(key, async () => {
+        await throttle.check(key, address, now());
+        const found = USERNAME_SHAPE.test(key) ? await users.findUserByKey(db, key) : undefined;
+        const ok = await verifyPassword(found?.password_hash ?? (await decoyHash), password);
+        if (!found || !ok) {
+          await throttle.recordFailure(key, address, now());
+          throw invalidCredentials();
+        }
+        await throttle.recordSuccess(key, address);
+        return found;
+      });
       return startSession(user);
     },
 

@@ -69,3 +69,26 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
     },
   };
 }
+
+/**
+ * Runs tasks for one key one after another. Sign-in attempts for one account go through this, so
+ * that parallel guesses cannot all pass the throttle's check before any of their failures is
+ * recorded. It serialises within one process; across replicas the window is one attempt each.
+ */
+export function createKeyedQueue() {
+  const tails = new Map<string, Promise<void>>();
+  return async function run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}
