@@ -207,6 +207,20 @@ describe('login', () => {
     expect(owner.user.username).toBe(username);
   });
 
+  it('login › 25 wrong guesses fired at once from one address › no more than 10 are tried, the rest get 429', async () => {
+    const { username } = await signedUpUser(api);
+
+    const results = await Promise.allSettled(
+      Array.from({ length: 25 }, (_, i) => server.pixa.auth.login(username, `parallel guess ${i}`, '10.0.0.99')),
+    );
+
+    const statuses = results.map((r) =>
+      r.status === 'rejected' ? (r.reason as { statusCode: number }).statusCode : 200,
+    );
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+  });
+
   it('login › failures from many addresses against one account › block the account everywhere', async () => {
     const { username, password } = await signedUpUser(api);
     const addresses = Array.from({ length: 100 }, (_, i) => `10.1.${Math.floor(i / 250)}.${i % 250}`);
