@@ -67,7 +67,8 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
   if (meta.width * meta.height > maxPixels) {
     throw new ImageRejectedError({
       reason: 'too_many_pixels',
-      detail: `is ${meta.width}×${meta.height} pixels, more than the limit of ${Math.round(maxPixels / 1e6)} megapixels`,
+      // Exact pixel counts: rounding to megapixels read "limit of 0 megapixels" for small limits.
+      detail: `is ${meta.width}×${meta.height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
     });
   }
   const orientation = meta.orientation ?? 1;

@@ -440,7 +440,7 @@ describe('upload › limits', () => {
     expect(res.body.error.code).toBe('image_too_large');
     expect(res.body.error.message).toContain('"wide.png"');
     expect(res.body.error.message).toContain('1200×900');
-    expect(res.body.error.message).toMatch(/1(\.0)? megapixels?|1,000,000 pixels/);
+    expect(res.body.error.message).toContain('1,000,000 pixels');
     expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0 });
   });
 
