@@ -29,7 +29,11 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
     },
     async (request, reply) => {
       if (config.signup === 'closed') {
-        throw new AppError('signup_closed', 403, 'Sign-up is closed on this server. Ask the administrator for an account.');
+        throw new AppError(
+          'signup_closed',
+          403,
+          'Sign-up is closed on this server. Ask the administrator for an account.',
+        );
       }
       const { username, password } = request.body as { username: string; password: string };
       return reply.status(201).send(await auth.register(username, password));
@@ -54,7 +58,10 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
 
   app.post(
     '/api/v1/auth/logout',
-    { ...authenticated, schema: { tags: ['auth'], summary: 'Sign out (ends this token at once)', response: errors(401) } },
+    {
+      ...authenticated,
+      schema: { tags: ['auth'], summary: 'Sign out (ends this token at once)', response: errors(401) },
+    },
     async (request, reply) => {
       await auth.logout(principalOf(request).sessionId);
       return reply.status(204).send();
@@ -86,7 +93,10 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
 
   app.get(
     '/api/v1/me',
-    { ...authenticated, schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: UserSchema, ...errors(401) } } },
+    {
+      ...authenticated,
+      schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: UserSchema, ...errors(401) } },
+    },
     async (request) => auth.getUser(principalOf(request).userId),
   );
 }
