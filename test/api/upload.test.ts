@@ -1,10 +1,12 @@
+import http from 'node:http';
+
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto, pngClaiming, sha256, SVG_IMAGE } from '../helpers/photos.js';
 import { startApiServer, type ApiServer } from './support/server.js';
-import { imageRows, objectKeysOf, storageEvents, storedState, userRow } from './support/state.js';
+import { imageRows, leftoverTempFiles, objectKeysOf, storageEvents, storedState, userRow } from './support/state.js';
 
 let server: ApiServer;
 
@@ -380,6 +382,43 @@ describe('upload › refused', () => {
 
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('unauthorized');
+  });
+});
+
+describe('upload › interrupted', () => {
+  it('upload › the client hangs up halfway › no row, no object, no temp file, nothing counted', async () => {
+    const user = await signedUpUser(server.client);
+    const photo = await makePhoto({ noise: true, width: 1000, height: 700 });
+    const boundary = 'pixa-test-boundary';
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.jpg"\r\n` +
+        'Content-Type: image/jpeg\r\n\r\n',
+    );
+    const { port } = new URL(server.url);
+    const request = http.request({
+      port,
+      host: '127.0.0.1',
+      method: 'POST',
+      path: '/api/v1/images',
+      headers: {
+        authorization: `Bearer ${user.token}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + photo.length + 100),
+      },
+    });
+    request.on('error', () => undefined);
+    request.write(head);
+    request.write(photo.subarray(0, photo.length / 2));
+    // Let the server start staging the file before the connection drops.
+    await vi.waitFor(async () => expect((await leftoverTempFiles(server)).length).toBeGreaterThan(0), {
+      timeout: 10_000,
+    });
+
+    request.destroy();
+
+    await vi.waitFor(async () => expect(await leftoverTempFiles(server)).toEqual([]), { timeout: 10_000 });
+    const state = await storedState(server, user.userId);
+    expect(state).toMatchObject({ rows: [], objects: [], storageUsed: 0, events: [], transfer: { bytesIn: 0 } });
   });
 });
 
