@@ -232,6 +232,18 @@ describe('media › ranges', () => {
     expect(res.headers.get('accept-ranges')).toBe('bytes');
   });
 
+  it.each(['bytes=50-10', 'bytes=0-10,20-30', 'items=0-10'])(
+    'media › original with a Range to ignore (%s) › returns 200 with the whole file',
+    async (range) => {
+      const { image, data } = await userWithPhoto();
+
+      const res = await server.client.fetchMedia(image.urls.original, { range });
+
+      expect(res.status).toBe(200);
+      expect(res.body.equals(data)).toBe(true);
+    },
+  );
+
   it('media › a range is charged for its bytes only', async () => {
     const { image, userId } = await userWithPhoto();
 
