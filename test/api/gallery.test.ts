@@ -58,6 +58,11 @@ describe('gallery › listing', () => {
     expect(res.body.items.map((i) => i.id)).toEqual([undated!.id, y2021!.id, y2020!.id, y2019!.id]);
     expect(res.body.nextCursor).toBeNull();
     expect(res.body.items[1]).toEqual({ ...y2021, duplicate: undefined });
+    for (const item of res.body.items) {
+      const thumb = await server.client.fetchMedia(item.urls.thumbnail);
+      expect(thumb.status).toBe(200);
+      expect(thumb.headers.get('content-type')).toBe('image/webp');
+    }
   });
 
   it('gallery › a new account › lists nothing', async () => {
