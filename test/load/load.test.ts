@@ -61,7 +61,7 @@ describe('load', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'pixa-load-'));
     // A daily transfer quota some accounts will reach: its 429s are the only refusals allowed.
-    server = await startChildServer(dataDir, { PIXA_DAILY_TRANSFER_MB: '1', PIXA_LOG_LEVEL: 'error' });
+    server = await startChildServer(dataDir, { PIXA_DAILY_TRANSFER_MB: '0.5', PIXA_LOG_LEVEL: 'error' });
     dispatcher = new Agent({ connections: CONNECTIONS, pipelining: 1 });
   }, 60_000);
   afterAll(async () => {
