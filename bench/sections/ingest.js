@@ -10,7 +10,7 @@ const TARGET = 1.3;
 
 export async function ingest(ctx) {
   const { photos, log } = ctx;
-  const passes = ctx.quick ? 1 : 3;
+  const passes = ctx.quick ? 1 : 5;
   const setBytes = sum(photos.map((p) => p.bytes));
   log(`  ${photos.length} photos, ${mb(setBytes)} a pass, ${passes} timed pass(es) per case`);
 
