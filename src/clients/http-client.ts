@@ -37,6 +37,8 @@ export interface CallOptions {
   retry?: boolean;
   headersTimeoutMs?: number;
   signal?: AbortSignal;
+  /** The error the request body's own source failed with, if it did: that is the call's error then. */
+  bodyFailure?: () => unknown;
 }
 
 /** One connection pool to one internal service, with Pixa's error format on both sides. */
@@ -112,6 +114,8 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
         break;
       } catch (error) {
         const code = (error as { code?: string }).code ?? '';
+        const own = request.bodyFailure?.();
+        if (own) throw own;
         if (request.signal?.aborted) throw error;
         const retry = request.retry && tries < RETRIES && CONNECTION_ERRORS.has(code) && !TIMEOUT_ERRORS.has(code);
         if (retry) {

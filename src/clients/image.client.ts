@@ -48,6 +48,7 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
           headers: { 'content-type': body.contentType },
           headersTimeoutMs: options.uploadTimeoutMs,
           signal: abort.signal,
+          bodyFailure: body.failure,
         });
         return answer.images;
       } catch (error) {

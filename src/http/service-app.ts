@@ -37,6 +37,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
   });
   installRequestContext(app);
   closeConnectionsOnShutdown(app);
+  closeConnectionsWithUnreadBodies(app);
   if (options.internalToken !== undefined) requireInternalToken(app, options.internalToken);
   registerMetrics(app, options.metrics, options.service);
   registerProbes(app, options.readiness);
@@ -79,4 +80,20 @@ function closeConnectionsOnShutdown(app: FastifyInstance): void {
     if (sweeper) reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => clearInterval(sweeper));
+}
+
+/**
+ * An answer sent before its request's body was read to the end (an upload refused at its size
+ * limit) leaves the rest of that body unread on the connection; the socket stays paused, and the
+ * client's next request on the kept-alive connection would wait forever. Such answers close the
+ * connection, and the rest of the body is read and dropped, so the socket can close cleanly (closing
+ * it with data unread would reset it, and the client could lose the answer).
+ */
+function closeConnectionsWithUnreadBodies(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request) => {
+    if (!request.raw.complete) request.raw.resume();
+  });
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { apiClient, newCredentials, type ImageBody } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
-import { startPod, stopProcess, type StartedPod } from '../helpers/pod.js';
+import { runPixa, startPod, stopProcess, type StartedPod } from '../helpers/pod.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services/service-table.js';
 
@@ -99,7 +99,7 @@ describe('embedded mode', () => {
 describe('pod mode (five processes)', () => {
   let pod: StartedPod;
   beforeAll(async () => {
-    pod = await startPod();
+    pod = await startPod({ env: { PIXA_MAX_UPLOAD_MB: '1' } });
   });
   afterAll(async () => {
     await pod?.stop();
@@ -169,6 +169,38 @@ describe('pod mode (five processes)', () => {
       pod.logLines(service).some((line) => line.reqId === requestId),
     );
     expect(servicesWithId).toEqual(expect.arrayContaining(['gateway', 'auth', 'storage']));
+  });
+
+  test('errors › cross the internal hop with their status, code, message and Retry-After', async () => {
+    const client = apiClient(pod.gatewayUrl);
+    const [username, password] = credentials('errs');
+    const { token } = (await client.register(username, password)).body;
+
+    const notAnImage = await client.upload(token, [
+      { name: 'notes.txt', data: Buffer.from('just some text, no pixels') },
+    ]);
+    expect(notAnImage.status).toBe(415);
+    expect(notAnImage.body.error.code).toBe('unsupported_media_type');
+    expect(notAnImage.body.error.message).toContain('notes.txt');
+
+    // The gateway stops this file at the limit, while it is streaming it to the storage service.
+    const big = Buffer.concat([await makePhoto({ seed: 41, width: 400, height: 300 }), randomBytes(1_200_000)]);
+    const tooLarge = await client.upload(token, [{ name: 'huge.jpg', data: big, type: 'image/jpeg' }]);
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error.code).toBe('file_too_large');
+    expect(tooLarge.body.error.message).toContain('huge.jpg');
+
+    const quota = runPixa(['user', 'set-quota', username, '--transfer-mb', '0.001'], pod.env);
+    expect(quota.status, quota.output).toBe(0);
+    const photo = await makePhoto({ seed: 42, width: 600, height: 400 });
+    const overQuota = await client.upload(token, [{ name: 'over.jpg', data: photo, type: 'image/jpeg' }]);
+    expect(overQuota.status).toBe(429);
+    expect(overQuota.body.error.code).toBe('transfer_quota_exceeded');
+    expect(Number(overQuota.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await client.list(token)).body.items).toEqual([]);
+
+    const storageMetrics = await (await fetch(`http://127.0.0.1:${pod.ports.storage}/metrics`)).text();
+    expect(storageMetrics).toMatch(/pixa_quota_rejections_total\{quota="transfer"\} [1-9]/);
   });
 
   test('metrics › count uploads and bytes on the storage service', async () => {
