@@ -5,7 +5,8 @@ import { runAdminCommand } from './admin.js';
 
 const USAGE = `Usage: pixa <command>
 
-  serve [--services gateway,auth,...]   start Pixa (default: every service, http://localhost:8080)
+  serve [--services gateway,auth,...]   start Pixa (default: every service in one process, http://localhost:8080);
+                                        with PIXA_MODE=pod each listed service on its own port, talking over HTTP
   migrate                               apply database migrations
   user create <name> [--admin] [--password <pw>]   create an account (password read from PIXA_NEW_PASSWORD or generated)
   user list                             list accounts with their usage
