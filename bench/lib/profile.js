@@ -56,7 +56,7 @@ export function summarizeProfile(file, { top = 20 } = {}) {
     ...topOf(self).map(([k, v]) => `  ${pct(v)}  ${k}`),
     '',
     "Pixa's functions (total time, callees included):",
-    ...topOf(total, (k) => /[ /]dist\//.test(k)).map(([k, v]) => `  ${pct(v)}  ${k}`),
+    ...topOf(total, (k) => !k.includes('node_modules') && /[ /]dist\//.test(k)).map(([k, v]) => `  ${pct(v)}  ${k}`),
   ];
   return lines.join('\n');
 }
