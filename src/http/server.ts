@@ -31,6 +31,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     trustProxy: options.trustProxy,
     requestTimeout: options.requestTimeoutMs,
     connectionTimeout: options.requestTimeoutMs,
+    // Node applies these only when given at creation, and checks them on an interval: without this a
+    // client trickling a few bytes a second keeps its upload (and temp file) open indefinitely.
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(options.requestTimeoutMs / 2))),
+    },
     keepAliveTimeout: 72_000,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },

@@ -1,3 +1,5 @@
+import { PassThrough, type Readable } from 'node:stream';
+
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 
@@ -5,12 +7,64 @@ import { AppError } from '../lib/app-error.js';
 import { mb } from '../lib/format.js';
 import type { UploadPart } from '../modules/images/image.service.js';
 
-/** The file parts of a multipart request, with a too-large file reported by name and limit. */
+/** RFC 2046 caps a boundary at 70 characters; the parser breaks on longer ones. */
+const MAX_BOUNDARY = 70;
+
+const malformed = (): AppError =>
+  new AppError('invalid_multipart', 400, 'The multipart body is malformed or incomplete. Send the upload again.');
+
+/**
+ * The file parts of a multipart request, streamed. Whatever goes wrong in the body is the client's
+ * doing and is answered as such: a too-large file is named with the limit, a malformed or cut-off
+ * body is a 400, and a client that goes away ends the part being read, so nothing waits for bytes
+ * that will never come (and its temp file is removed).
+ */
 export async function* fileParts(request: FastifyRequest, maxBytes: number): AsyncIterable<UploadPart> {
-  for await (const part of request.parts()) {
-    if (part.type !== 'file') continue;
-    yield { filename: multipartFilename(part.filename), stream: withSizeMessage(part, maxBytes) };
+  const boundary = /boundary="?([^";]*)"?/i.exec(request.headers['content-type'] ?? '')?.[1];
+  if (!boundary || boundary.length > MAX_BOUNDARY) throw malformed();
+
+  let current: Readable | undefined;
+  const onClose = () => {
+    if (!request.raw.complete) current?.destroy(new AppError('upload_aborted', 400, 'The upload was interrupted.'));
+  };
+  request.raw.once('close', onClose);
+  const bodyRead = request.raw.readableEnded
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => request.raw.once('end', () => resolve()));
+  const parts = request.parts()[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await Promise.race([parts.next(), bodyRead.then(() => stalled(PARSER_GRACE_MS))]);
+      if (next === STALLED) throw malformed();
+      if (next.done) return;
+      const part = next.value;
+      if (part.type !== 'file') continue;
+      current = guarded(part, maxBytes, bodyRead);
+      yield { filename: multipartFilename(part.filename), stream: current };
+    }
+  } catch (error) {
+    throw clientError(error);
+  } finally {
+    request.raw.off('close', onClose);
   }
+}
+
+/**
+ * Once the whole body has been read the parser answers at once; a body cut off inside a part (no
+ * closing boundary) leaves the parser waiting forever instead, so it gets this long and no more.
+ */
+const PARSER_GRACE_MS = 3000;
+const STALLED = Symbol('stalled');
+const stalled = (ms: number) =>
+  new Promise<typeof STALLED>((resolve) => setTimeout(() => resolve(STALLED), ms).unref());
+
+/** Errors of the parser itself carry no code: they all mean a body we cannot read. */
+function clientError(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  if (typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('FST_')) {
+    return error;
+  }
+  return error instanceof Error && !(error as { statusCode?: number }).statusCode ? malformed() : error;
 }
 
 /**
@@ -19,14 +73,28 @@ export async function* fileParts(request: FastifyRequest, maxBytes: number): Asy
  */
 const multipartFilename = (name: string | undefined): string | undefined => name?.replace(/%22/g, '"');
 
-function withSizeMessage(part: MultipartFile, maxBytes: number): MultipartFile['file'] {
-  // Busboy only marks an oversized file truncated and ends it; fail the stream instead, so staging
-  // stops at the limit and the error names the file.
+/**
+ * The part's bytes with its errors made into client errors. Busboy only marks an oversized file
+ * truncated and ends it; the stream fails instead, so staging stops at the limit and the error names
+ * the file.
+ */
+function guarded(part: MultipartFile, maxBytes: number, bodyRead: Promise<void>): PassThrough {
+  const out = new PassThrough();
   part.file.once('limit', () => {
     const name = part.filename || 'The file';
-    part.file.destroy(
-      new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`),
-    );
+    out.destroy(new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`));
+    part.file.resume();
   });
-  return part.file;
+  // Not pipeline(): it would destroy `out` with the parser's raw error before we could translate it.
+  part.file.on('error', (error) => out.destroy(clientError(error) as Error));
+  // A part cut off by the end of the body (no closing boundary) is neither ended nor failed by the
+  // parser: once the whole body is in, what is left of a part drains at once, so a part still open
+  // after a grace period never will be.
+  void bodyRead.then(() =>
+    setTimeout(() => {
+      if (!out.writableEnded && !out.destroyed) out.destroy(malformed());
+    }, PARSER_GRACE_MS).unref(),
+  );
+  part.file.pipe(out);
+  return out;
 }

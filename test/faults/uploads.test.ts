@@ -106,7 +106,7 @@ describe('upload limits and broken clients', () => {
   // 500: busboy's "Unexpected end of multipart data" reaches the error handler as a plain Error (see
   // test/security/multipart.test.ts). In the seeded fuzz run such bodies also left an upload temp file
   // in <dataDir>/tmp now and then (not reproducible on its own; the staging stream never settled).
-  test.fails('truncated › multipart body ending inside the file › 4xx and no temp file left', async () => {
+  test('truncated › multipart body ending inside the file › 4xx and no temp file left', async () => {
     const user = await signedUpUser(api, 'cut');
     const boundary = newBoundary();
     const whole = multipartBody(boundary, [filePart('cut.jpg', await jpegOfSize(100_000, 1304), 'image/jpeg')]);
@@ -134,7 +134,7 @@ describe('slow clients', () => {
   // A client trickling bytes keeps its request, temp file and descriptor until Node's own 300-s
   // default. Fix: pass `http: { requestTimeout, headersTimeout: min(60 s, timeout),
   // connectionsCheckingInterval: min(30 s, timeout / 2) }` in the Fastify options.
-  test.fails(
+  test(
     'slow › a few bytes a second › connection closed at the request timeout, nothing left',
     async () => {
       const user = await signedUpUser(apiClient(server.url), 'slow');
