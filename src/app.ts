@@ -25,6 +25,7 @@ import { createTokenSigner } from './modules/auth/token.js';
 import { createImageService, type ImageService } from './modules/images/image.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
 import { sweepOrphans } from './modules/images/sweeper.js';
+import { removeStaleStagingFiles } from './modules/images/upload-staging.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
 import { authServiceRoutes } from './services/auth/auth.routes.js';
 import { authRoutes } from './services/gateway/auth.routes.js';
@@ -83,6 +84,9 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     }
     store = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
     const openedStore = store;
+    const tmpDir = path.join(config.dataDir, 'tmp');
+    const staleUploads = await removeStaleStagingFiles(tmpDir, SWEEP_SAFETY_WINDOW_MS);
+    if (staleUploads > 0) logger.info({ removed: staleUploads }, 'removed staging files of interrupted uploads');
     const secret = await authSecret(config);
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
@@ -106,7 +110,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         signer: mediaUrls,
         quotas,
         maxPixels: config.maxPixels,
-        tmpDir: path.join(config.dataDir, 'tmp'),
+        tmpDir,
         now: options.now,
       }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),
@@ -367,6 +371,9 @@ const SWEEP_SAFETY_WINDOW_MS = 60 * 60 * 1000;
 function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
   if (config.sweepIntervalSeconds === 0) return undefined;
   const timer = setInterval(() => {
+    removeStaleStagingFiles(path.join(config.dataDir, 'tmp'), SWEEP_SAFETY_WINDOW_MS).catch((error: unknown) =>
+      logger.warn({ err: error }, 'staging cleanup failed'),
+    );
     sweepOrphans(database.db, store, SWEEP_SAFETY_WINDOW_MS)
       .then((report) => {
         if (report.orphans.length > 0 || report.incomplete > 0) {

@@ -212,11 +212,7 @@ describe('signing secret', () => {
     }
   });
 
-  // Fails today: src/lib/secrets.ts reads back whatever secret.key holds. A first start interrupted
-  // between creating the file and writing it (or a second process reading it in that instant) leaves
-  // it empty; the server then starts with an empty secret: every sign-in answers 500, and media URLs
-  // are signed with a key anyone can compute. It should refuse to start, or write a new secret.
-  it.fails(
+  it(
     'signing secret › an empty secret.key from an interrupted first start › is never used as the key',
     async () => {
       const dataDir = await newDataDir();

@@ -118,10 +118,7 @@ describe('crash of the server process', () => {
     expect(sha256((await api.fetchMedia(keptImage.urls.original)).body)).toBe(sha256(kept));
   }, 60_000);
 
-  // Bug: upload staging files (<dataDir>/tmp/*.upload) of a process that died are never removed: the
-  // sweeper only asks the object store to clean its own temp files, and nothing clears the staging
-  // directory at start-up. Each crash during uploads leaks up to PIXA_MAX_UPLOAD_MB per upload in flight.
-  test.fails(
+  test(
     'SIGKILL mid-upload › the staging files of the dead process are removed by a restart and a sweep',
     async () => {
       const dataDir = await tempDir('pixa-crash-tmp-');

@@ -102,10 +102,6 @@ describe('upload limits and broken clients', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
-  // Bug: a multipart body that ends inside a file part (the HTTP request itself complete) is answered
-  // 500: busboy's "Unexpected end of multipart data" reaches the error handler as a plain Error (see
-  // test/security/multipart.test.ts). In the seeded fuzz run such bodies also left an upload temp file
-  // in <dataDir>/tmp now and then (not reproducible on its own; the staging stream never settled).
   test('truncated › multipart body ending inside the file › 4xx and no temp file left', async () => {
     const user = await signedUpUser(api, 'cut');
     const boundary = newBoundary();
@@ -127,13 +123,6 @@ describe('slow clients', () => {
   });
   afterAll(() => server?.close());
 
-  // Bug: PIXA_REQUEST_TIMEOUT_SECONDS does not bound a slow upload. src/http/server.ts:29 hands the
-  // timeout to Fastify as `requestTimeout`, which Fastify assigns to server.requestTimeout after
-  // http.createServer(); on Node 20 only the value given to the constructor takes effect (checked
-  // here: a property set afterwards never fires, a constructor option fires at the next 30-s check).
-  // A client trickling bytes keeps its request, temp file and descriptor until Node's own 300-s
-  // default. Fix: pass `http: { requestTimeout, headersTimeout: min(60 s, timeout),
-  // connectionsCheckingInterval: min(30 s, timeout / 2) }` in the Fastify options.
   test(
     'slow › a few bytes a second › connection closed at the request timeout, nothing left',
     async () => {

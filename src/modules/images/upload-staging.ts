@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,7 +19,8 @@ export interface StagedFile {
  */
 export async function stageToTempFile(source: Readable, tmpDir: string): Promise<StagedFile> {
   await mkdir(tmpDir, { recursive: true });
-  const file = path.join(tmpDir, `${newId()}.upload`);
+  // The writer's pid in the name lets a restart tell a dead process's leftovers from live uploads.
+  const file = path.join(tmpDir, `${process.pid}.${newId()}.upload`);
   const hash = createHash('sha256');
   let size = 0;
   const meter = new Transform({
@@ -39,3 +40,40 @@ export async function stageToTempFile(source: Readable, tmpDir: string): Promise
 }
 
 export const removeTempFile = (file: string): Promise<void> => rm(file, { force: true });
+
+/**
+ * Removes staging files that no upload will finish: those of processes that no longer run (a crash
+ * or SIGKILL mid-upload), and any older than `olderThanMs`. Returns how many it removed.
+ */
+export async function removeStaleStagingFiles(tmpDir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(tmpDir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const match = /^(\d+)\..*\.upload$/.exec(name);
+    if (!match && !name.endsWith('.upload')) continue;
+    const file = path.join(tmpDir, name);
+    const pid = match ? Number(match[1]) : undefined;
+    const orphaned = pid !== undefined && pid !== process.pid && !isRunning(pid);
+    const info = await stat(file).catch(() => undefined);
+    if (info && (orphaned || now - info.mtimeMs > olderThanMs)) {
+      await rm(file, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
