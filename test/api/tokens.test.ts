@@ -212,26 +212,23 @@ describe('signing secret', () => {
     }
   });
 
-  it(
-    'signing secret › an empty secret.key from an interrupted first start › is never used as the key',
-    async () => {
-      const dataDir = await newDataDir();
-      await writeFile(path.join(dataDir, 'secret.key'), '', { mode: 0o600 });
+  it('signing secret › an empty secret.key from an interrupted first start › is never used as the key', async () => {
+    const dataDir = await newDataDir();
+    await writeFile(path.join(dataDir, 'secret.key'), '', { mode: 0o600 });
+    try {
+      const started = await startApiServer({ dataDir }).catch(() => undefined);
+      if (started === undefined) return; // refusing to start is a fine answer
       try {
-        const started = await startApiServer({ dataDir }).catch(() => undefined);
-        if (started === undefined) return; // refusing to start is a fine answer
-        try {
-          const { username, password } = newCredentials();
-          expect((await started.client.register(username, password)).status).toBe(201);
-          expect((await readFile(path.join(dataDir, 'secret.key'), 'utf8')).trim().length).toBeGreaterThanOrEqual(32);
-        } finally {
-          await started.close();
-        }
+        const { username, password } = newCredentials();
+        expect((await started.client.register(username, password)).status).toBe(201);
+        expect((await readFile(path.join(dataDir, 'secret.key'), 'utf8')).trim().length).toBeGreaterThanOrEqual(32);
       } finally {
-        await rm(dataDir, { recursive: true, force: true });
+        await started.close();
       }
-    },
-  );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it('signing secret › PIXA_AUTH_SECRET_KEY set › signs with it, writes no file, and refuses tokens of the old secret', async () => {
     const dataDir = await newDataDir();

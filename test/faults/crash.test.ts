@@ -118,30 +118,26 @@ describe('crash of the server process', () => {
     expect(sha256((await api.fetchMedia(keptImage.urls.original)).body)).toBe(sha256(kept));
   }, 60_000);
 
-  test(
-    'SIGKILL mid-upload › the staging files of the dead process are removed by a restart and a sweep',
-    async () => {
-      const dataDir = await tempDir('pixa-crash-tmp-');
-      let server = await started(dataDir);
-      const api = apiClient(server.url);
-      const user = await signedUpUser(api, 'staging');
-      const socket = await halfUpload(
-        server.url,
-        user.token,
-        await makePhoto({ width: 1600, height: 1200, noise: true }),
-      );
-      cleanups.push(async () => socket.destroy());
-      await waitFor('a staging file', async () => (await filesUnder(path.join(dataDir, 'tmp'))).length > 0);
+  test('SIGKILL mid-upload › the staging files of the dead process are removed by a restart and a sweep', async () => {
+    const dataDir = await tempDir('pixa-crash-tmp-');
+    let server = await started(dataDir);
+    const api = apiClient(server.url);
+    const user = await signedUpUser(api, 'staging');
+    const socket = await halfUpload(
+      server.url,
+      user.token,
+      await makePhoto({ width: 1600, height: 1200, noise: true }),
+    );
+    cleanups.push(async () => socket.destroy());
+    await waitFor('a staging file', async () => (await filesUnder(path.join(dataDir, 'tmp'))).length > 0);
 
-      await server.kill();
-      server = await started(dataDir);
-      const database = await openData(dataDir);
-      await sweepOrphans(database.db, createFsStore(path.join(dataDir, 'objects')), 0);
+    await server.kill();
+    server = await started(dataDir);
+    const database = await openData(dataDir);
+    await sweepOrphans(database.db, createFsStore(path.join(dataDir, 'objects')), 0);
 
-      expect(await filesUnder(path.join(dataDir, 'tmp'))).toEqual([]);
-    },
-    60_000,
-  );
+    expect(await filesUnder(path.join(dataDir, 'tmp'))).toEqual([]);
+  }, 60_000);
 
   test('SIGTERM with uploads in flight › every one finishes with 201 and the process exits 0', async () => {
     const dataDir = await tempDir('pixa-term-');
