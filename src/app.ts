@@ -75,7 +75,10 @@ export interface PixaOptions {
  */
 export async function createCore(config: Readonly<Config>, options: PixaOptions = {}): Promise<PixaCore> {
   const logger = options.logger ?? processLogger(config, 'pixa');
-  const database = await openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
+  const database = await openDatabase(config.databaseUrl, {
+    poolSize: config.dbPoolSize,
+    onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),
+  });
   let store: ObjectStore | undefined;
   try {
     if (config.autoMigrate) {

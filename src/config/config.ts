@@ -58,7 +58,8 @@ export const ENV_VARS: Readonly<Record<string, { default: string; description: s
   PIXA_DATA_DIR: { default: './data', description: 'Where embedded mode keeps its database, objects and secrets.' },
   PIXA_DATABASE_URL: {
     default: 'sqlite://<data dir>/pixa.db',
-    description: '`sqlite:///path`, `mysql://user:pass@host:3306/db` or `postgres://user:pass@host:5432/db`.',
+    description:
+      '`sqlite:///path`, `mysql://user:pass@host:3306/db[?ssl=true]` or `postgres://user:pass@host:5432/db[?sslmode=require]`.',
   },
   PIX_DB_HOST: { default: '', description: 'Original Pixa: MySQL host (used when PIXA_DATABASE_URL is unset).' },
   PIX_DB_DATABASE: { default: '', description: 'Original Pixa: MySQL database name.' },
