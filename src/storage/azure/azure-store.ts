@@ -10,6 +10,7 @@ import {
   type ObjectStore,
   type PutOptions,
 } from '../object-store.js';
+import { positiveIntParam } from '../url-params.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,16 +27,6 @@ export interface AzureStoreSettings {
   requestTimeoutMs: number;
 }
 
-function positiveInt(params: URLSearchParams, name: string, fallback: number): number {
-  const raw = params.get(name);
-  if (raw === null || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new Error(`azure storage URL: ${name} must be a positive integer`);
-  }
-  return value;
-}
-
 /** Reads `azure://container/prefix?partSize=&queueSize=&requestTimeoutMs=`. */
 export function parseAzureUrl(url: URL): AzureStoreSettings {
   if (url.protocol !== 'azure:') throw new Error(`not an azure:// URL: ${url.protocol}`);
@@ -46,9 +37,9 @@ export function parseAzureUrl(url: URL): AzureStoreSettings {
   return {
     container,
     prefix: path === '' ? '' : `${path}/`,
-    partSize: positiveInt(q, 'partSize', 8 * MiB),
-    queueSize: positiveInt(q, 'queueSize', 2),
-    requestTimeoutMs: positiveInt(q, 'requestTimeoutMs', 30_000),
+    partSize: positiveIntParam(q, 'partSize', 8 * MiB, 'azure'),
+    queueSize: positiveIntParam(q, 'queueSize', 2, 'azure'),
+    requestTimeoutMs: positiveIntParam(q, 'requestTimeoutMs', 30_000, 'azure'),
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type ObjectStore,
   type PutOptions,
 } from '../object-store.js';
+import { positiveIntParam } from '../url-params.js';
 
 const MiB = 1024 * 1024;
 /** S3 refuses multipart parts below 5 MiB (except the last one). */
@@ -34,14 +35,6 @@ export interface S3StoreSettings {
   clientConfig: S3ClientConfig;
   partSize: number;
   queueSize: number;
-}
-
-function positiveInt(params: URLSearchParams, name: string, fallback: number): number {
-  const raw = params.get(name);
-  if (raw === null || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`s3 storage URL: ${name} must be a positive integer`);
-  return value;
 }
 
 function checksumMode(raw: string | null): 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' {
@@ -68,14 +61,14 @@ export function parseS3Url(url: URL): S3StoreSettings {
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
     throw new Error('s3 storage URL: give both accessKeyId and secretAccessKey, or neither');
   }
-  const partSize = positiveInt(q, 'partSize', 8 * MiB);
+  const partSize = positiveIntParam(q, 'partSize', 8 * MiB, 's3');
   if (partSize < MIN_PART_SIZE) throw new Error('s3 storage URL: partSize must be at least 5 MiB (5242880)');
   const checksums = checksumMode(q.get('checksums'));
   return {
     bucket,
     prefix: path === '' ? '' : `${path}/`,
     partSize,
-    queueSize: positiveInt(q, 'queueSize', 2),
+    queueSize: positiveIntParam(q, 'queueSize', 2, 's3'),
     clientConfig: {
       // A custom endpoint (MinIO, R2, s3rver) rarely cares about the region, but the SDK needs one.
       region: q.get('region') || (endpoint ? 'us-east-1' : undefined),
@@ -89,12 +82,12 @@ export function parseS3Url(url: URL): S3StoreSettings {
       // object; `checksums=when_required` turns that framing off (DESIGN.md, known pitfalls).
       requestChecksumCalculation: checksums,
       responseChecksumValidation: checksums,
-      maxAttempts: positiveInt(q, 'maxAttempts', 3),
+      maxAttempts: positiveIntParam(q, 'maxAttempts', 3, 's3'),
       // Without timeouts a dead or black-holed endpoint hangs requests for minutes.
       requestHandler: {
-        connectionTimeout: positiveInt(q, 'connectTimeoutMs', 3_000),
+        connectionTimeout: positiveIntParam(q, 'connectTimeoutMs', 3_000, 's3'),
         // Counts until the response headers arrive, so it bounds a part upload but not a long download.
-        requestTimeout: positiveInt(q, 'requestTimeoutMs', 60_000),
+        requestTimeout: positiveIntParam(q, 'requestTimeoutMs', 60_000, 's3'),
         throwOnRequestTimeout: true,
         // An idle socket mid-transfer means the store went away.
         socketTimeout: 60_000,
