@@ -21,7 +21,13 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixa-test-'));
-  const config = loadConfig({ PIXA_DATA_DIR: dataDir, PIXA_PORT: '0', PIXA_HOST: '127.0.0.1', PIXA_SWEEP_INTERVAL_MINUTES: '0', ...env });
+  const config = loadConfig({
+    PIXA_DATA_DIR: dataDir,
+    PIXA_PORT: '0',
+    PIXA_HOST: '127.0.0.1',
+    PIXA_SWEEP_INTERVAL_MINUTES: '0',
+    ...env,
+  });
   const pixa = await createPixa(config, { logger: pino({ level: process.env.PIXA_TEST_LOG_LEVEL ?? 'silent' }) });
   const address = await pixa.app.listen({ host: '127.0.0.1', port: 0 });
   return {
