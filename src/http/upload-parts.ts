@@ -80,6 +80,9 @@ const multipartFilename = (name: string | undefined): string | undefined => name
  */
 function guarded(part: MultipartFile, maxBytes: number, bodyRead: Promise<void>): PassThrough {
   const out = new PassThrough();
+  // The consumer sees errors through its own pipeline; one that has already stopped reading (its upload
+  // failed for another reason) must not turn a late error here into an uncaught exception.
+  out.on('error', () => undefined);
   part.file.once('limit', () => {
     const name = part.filename || 'The file';
     out.destroy(new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`));
