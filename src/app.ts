@@ -25,6 +25,7 @@ import { createTokenSigner } from './modules/auth/token.js';
 import { createImageService, type ImageService } from './modules/images/image.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
 import { sweepOrphans } from './modules/images/sweeper.js';
+import { createEventBatcher } from './modules/usage/event-batcher.js';
 import { removeStaleStagingFiles } from './modules/images/upload-staging.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
 import { authServiceRoutes } from './services/auth/auth.routes.js';
@@ -91,6 +92,9 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     const staleUploads = await removeStaleStagingFiles(tmpDir, SWEEP_SAFETY_WINDOW_MS);
     if (staleUploads > 0) logger.info({ removed: staleUploads }, 'removed staging files of interrupted uploads');
     const secret = await authSecret(config);
+    const thumbnailEvents = createEventBatcher(database.db, {
+      onError: (error) => logger.warn({ err: error }, 'writing thumbnail events failed; will retry'),
+    });
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
     return {
@@ -114,10 +118,12 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         quotas,
         maxPixels: config.maxPixels,
         tmpDir,
+        thumbnailEvents,
         now: options.now,
       }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),
       async close() {
+        await thumbnailEvents.close().catch(() => undefined);
         await openedStore.close();
         await database.close();
       },

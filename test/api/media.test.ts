@@ -250,7 +250,12 @@ describe('media › ranges', () => {
     await server.client.fetchMedia(image.urls.original, { range: 'bytes=0-99' });
 
     expect((await transferCounters(server, userId)).bytesOut).toBe(100);
-    const downloads = (await storageEvents(server, userId)).filter((e) => e.operation === 'download');
+    // Thumbnail views are logged in batches, about a second late.
+    let downloads: Awaited<ReturnType<typeof storageEvents>> = [];
+    for (let attempt = 0; attempt < 50 && downloads.length < 3; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      downloads = (await storageEvents(server, userId)).filter((e) => e.operation === 'download');
+    }
     expect(downloads).toMatchObject([{ bytes: 100, status: 206 }]);
   });
 
@@ -302,7 +307,12 @@ describe('media › storage events', () => {
       sizes[variant] = (await server.client.fetchMedia(image.urls[variant])).body.length;
     }
 
-    const downloads = (await storageEvents(server, userId)).filter((e) => e.operation === 'download');
+    // Thumbnail views are logged in batches, about a second late.
+    let downloads: Awaited<ReturnType<typeof storageEvents>> = [];
+    for (let attempt = 0; attempt < 50 && downloads.length < 3; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      downloads = (await storageEvents(server, userId)).filter((e) => e.operation === 'download');
+    }
 
     expect(downloads.map((e) => [e.object_key, e.bytes]).sort()).toEqual(
       [

@@ -1,3 +1,5 @@
+import { createSecretKey } from 'node:crypto';
+
 import { errors, jwtVerify, SignJWT } from 'jose';
 
 export interface TokenClaims {
@@ -20,7 +22,8 @@ const ISSUER = 'pixa';
  * refused outright rather than ignored.
  */
 export function createTokenSigner(secret: string, algorithm: 'HS256' | 'HS384' | 'HS512'): TokenSigner {
-  const key = new TextEncoder().encode(secret);
+  // A KeyObject made once: handing jose raw bytes makes it import the key again on every call.
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
   return {
     sign: ({ userId, sessionId, expiresAt }) =>
       new SignJWT({})

@@ -76,12 +76,16 @@ export async function listPage(
     .orderBy('id', 'desc')
     .limit(limit);
   if (cursor) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('taken_at', '<', cursor.takenAt),
-        eb.and([eb('taken_at', '=', cursor.takenAt), eb('id', '<', cursor.id)]),
-      ]),
-    );
+    // The redundant `taken_at <=` gives every database a bound to seek the index to; without it
+    // deep pages scan from the newest photo.
+    query = query
+      .where('taken_at', '<=', cursor.takenAt)
+      .where((eb) =>
+        eb.or([
+          eb('taken_at', '<', cursor.takenAt),
+          eb.and([eb('taken_at', '=', cursor.takenAt), eb('id', '<', cursor.id)]),
+        ]),
+      );
   }
   return (await query.execute()).map(toImageRow);
 }

@@ -20,6 +20,7 @@ import { nextUtcMidnight, toIso, utcDay } from '../../lib/time.js';
 import { ObjectNotFoundError, type ByteRange, type ObjectStore } from '../../storage/object-store.js';
 import { findUserById, releaseStorage, reserveStorage, type UserRow } from '../auth/user.repository.js';
 import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from '../usage/quota.js';
+import type { EventBatcher } from '../usage/event-batcher.js';
 import { appendEvents, type StorageEvent } from '../usage/storage-event.repository.js';
 import { reserveTransfer, transferOfDay } from '../usage/transfer.repository.js';
 import { cleanFilename } from './filename.js';
@@ -99,6 +100,8 @@ export interface ImageServiceDeps {
   quotas: QuotaDefaults;
   maxPixels: number;
   tmpDir: string;
+  /** Where thumbnail views are logged; without it each is written at once. */
+  thumbnailEvents?: EventBatcher;
   now?: () => number;
 }
 
@@ -422,29 +425,33 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         throw error instanceof ObjectNotFoundError ? notFound() : error;
       });
       const at = now();
+      const event: StorageEvent = {
+        at,
+        user_id: userId,
+        image_id: row.id,
+        operation: 'download',
+        object_key: key,
+        bytes: length,
+        status: range ? 206 : 200,
+      };
       try {
-        // Read before the transaction: on SQLite a query outside it would wait for it forever.
-        const quota = variant === 'thumbnail' ? 0 : transferQuotaOf(await userOrThrow(userId), quotas);
-        await db.transaction().execute(async (trx) => {
-          if (variant !== 'thumbnail') {
-            const day = utcDay(at);
-            if (!(await reserveTransfer(trx, dialect, userId, day, 'out', length, quota))) {
-              const today = await transferOfDay(trx, userId, day);
-              throw transferExceeded(quota, today.bytesIn + today.bytesOut, length, `"${row.filename}"`);
+        if (variant === 'thumbnail' && deps.thumbnailEvents) {
+          // Free of quota, so nothing waits on the log: it is written in batches.
+          deps.thumbnailEvents.add(event);
+        } else {
+          // Read before the transaction: on SQLite a query outside it would wait for it forever.
+          const quota = variant === 'thumbnail' ? 0 : transferQuotaOf(await userOrThrow(userId), quotas);
+          await db.transaction().execute(async (trx) => {
+            if (variant !== 'thumbnail') {
+              const day = utcDay(at);
+              if (!(await reserveTransfer(trx, dialect, userId, day, 'out', length, quota))) {
+                const today = await transferOfDay(trx, userId, day);
+                throw transferExceeded(quota, today.bytesIn + today.bytesOut, length, `"${row.filename}"`);
+              }
             }
-          }
-          await appendEvents(trx, [
-            {
-              at,
-              user_id: userId,
-              image_id: row.id,
-              operation: 'download',
-              object_key: key,
-              bytes: length,
-              status: range ? 206 : 200,
-            },
-          ]);
-        });
+            await appendEvents(trx, [event]);
+          });
+        }
       } catch (error) {
         stream.destroy();
         throw error;
