@@ -8,6 +8,7 @@ import {
   PostgresDialect,
   SqliteDialect,
   type Dialect,
+  type SqliteDatabase,
   type MysqlPool,
 } from 'kysely';
 
@@ -84,7 +85,31 @@ async function createSqliteDialect(url: string): Promise<Dialect> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  return new SqliteDialect({ database: sqlite });
+  return new SqliteDialect({ database: withStatementCache(sqlite) });
+}
+
+/** Statements kept prepared per SQLite connection; the application has a few dozen distinct ones. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every statement anew, which costs as much as running a small query. Its SQLite
+ * driver runs one statement at a time on its single connection, so a prepared statement can be
+ * reused safely; the cache is bounded and dropped oldest first.
+ */
+function withStatementCache(sqlite: SqliteDatabase): SqliteDatabase {
+  const cache = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 async function createMysqlDialect(url: string, settings: PoolSettings): Promise<Dialect> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 import {
   ObjectNotFoundError,
@@ -16,6 +16,8 @@ import {
 /** Directory under the root that holds writes in progress; never a valid first key segment. */
 const TMP_DIR = '.tmp';
 const MAX_KEY_LENGTH = 1024;
+/** Objects up to this size are read in one call instead of streamed. */
+const SMALL_OBJECT_BYTES = 256 * 1024;
 
 /**
  * Error codes that mean the volume itself is in trouble (unmounted, read-only, full, stale NFS handle),
@@ -201,6 +203,12 @@ export function createFsStore(rootDir: string): ObjectStore {
         if (!st.isFile()) throw new ObjectNotFoundError(key);
         if (range && range.start >= st.size) {
           throw new RangeError(`range ${range.start}-${range.end} is outside ${key} (${st.size} bytes)`);
+        }
+        // Thumbnails and most previews are small: one read beats setting up a file stream.
+        if (!range && st.size <= SMALL_OBJECT_BYTES) {
+          const bytes = await handle.readFile();
+          await handle.close();
+          return Readable.from([bytes]);
         }
       } catch (err) {
         await handle.close().catch(() => undefined);
