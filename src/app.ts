@@ -108,6 +108,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         signer: createTokenSigner(secret, config.authAlgorithm),
         throttle: createLoginThrottle(database.db),
         tokenTtlSeconds: config.tokenTtlSeconds,
+        signupPerHour: config.signupPerHour,
         now: options.now,
       }),
       images: createImageService({

@@ -29,6 +29,7 @@ export function baseEnv(dataDir, port) {
     PIXA_STORAGE_QUOTA_MB: '0',
     PIXA_DAILY_TRANSFER_MB: '0',
     PIXA_SWEEP_INTERVAL_MINUTES: '0',
+    PIXA_SIGNUP_PER_HOUR: '0',
   };
 }
 

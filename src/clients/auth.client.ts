@@ -13,7 +13,7 @@ export function httpAuthClient(client: ServiceClient): AuthClient {
       client.json<SignIn>({
         method: 'POST',
         path: '/internal/auth/register',
-        json: { username, password, role: options.role },
+        json: { username, password, role: options.role, address: options.address },
       }),
     login: (username, password, address) =>
       client.json<SignIn>({ method: 'POST', path: '/internal/auth/login', json: { username, password, address } }),
@@ -25,11 +25,11 @@ export function httpAuthClient(client: ServiceClient): AuthClient {
         headers: { authorization: `Bearer ${token}` },
         retry: true,
       }),
-    changePassword: (principal, currentPassword, newPassword) =>
+    changePassword: (principal, currentPassword, newPassword, address) =>
       client.json<SignIn>({
         method: 'POST',
         path: '/internal/auth/password',
-        json: { principal, currentPassword, newPassword },
+        json: { principal, currentPassword, newPassword, address },
       }),
     getUser: (userId) => client.json<UserDto>({ method: 'GET', path: user(userId), retry: true }),
     deleteUser: (userId) => client.json<void>({ method: 'DELETE', path: user(userId) }),

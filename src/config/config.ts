@@ -20,6 +20,7 @@ export interface Config {
   tokenTtlSeconds: number;
   internalToken: string | undefined;
   signup: 'open' | 'closed';
+  signupPerHour: number;
   maxUploadBytes: number;
   maxFilesPerUpload: number;
   maxPixels: number;
@@ -85,6 +86,10 @@ export const ENV_VARS: Readonly<Record<string, { default: string; description: s
     description: 'Token the services present to each other. Required in pod mode.',
   },
   PIXA_SIGNUP: { default: 'open', description: '`open`: anyone may register; `closed`: only `pixa user create`.' },
+  PIXA_SIGNUP_PER_HOUR: {
+    default: '20',
+    description: 'Accounts one client address may create per hour; 0 = no limit.',
+  },
   PIXA_MAX_UPLOAD_MB: { default: '50', description: 'Largest accepted file, in MB.' },
   PIXA_MAX_FILES_PER_UPLOAD: { default: '20', description: 'Most files in one upload request.' },
   PIXA_MAX_PIXELS: { default: '100000000', description: 'Largest accepted image area in pixels (100 MP).' },
@@ -209,6 +214,7 @@ export function loadConfig(source: Env = process.env, overrides: Env = {}): Read
     tokenTtlSeconds: Math.round(int('PIXA_TOKEN_TTL_HOURS', 24, 0.01, 24 * 365) * 3600),
     internalToken,
     signup: oneOf('PIXA_SIGNUP', ['open', 'closed'], 'open'),
+    signupPerHour: int('PIXA_SIGNUP_PER_HOUR', 20, 0, 1_000_000),
     maxUploadBytes: Math.round(int('PIXA_MAX_UPLOAD_MB', 50, 0.001, 10_000) * MB),
     maxFilesPerUpload: int('PIXA_MAX_FILES_PER_UPLOAD', 20, 1, 1000),
     maxPixels: int('PIXA_MAX_PIXELS', 100_000_000, 1),

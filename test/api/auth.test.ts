@@ -153,6 +153,35 @@ describe('register', () => {
   });
 });
 
+describe('register › limit per address', () => {
+  it('register › more accounts from one address than PIXA_SIGNUP_PER_HOUR › 429 with Retry-After, nothing created', async () => {
+    const limited = await startApiServer({ env: { PIXA_SIGNUP_PER_HOUR: '2' } });
+    try {
+      const first = await limited.client.register(newCredentials().username, 'a fine password 1');
+      const second = await limited.client.register(newCredentials().username, 'a fine password 2');
+      const third = await limited.client.register(newCredentials().username, 'a fine password 3');
+
+      expect([first.status, second.status]).toEqual([201, 201]);
+      expect(third.status).toBe(429);
+      expect(third.body.error.code).toBe('too_many_signups');
+      expect(third.body.error.message).toMatch(/Try again in \d+ minutes?/);
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      const count = await limited.pixa.database.db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      expect(Number(count.n)).toBe(2);
+      // The administrator's command is not an address: it is never limited.
+      const admin = newCredentials('admin');
+      await expect(limited.pixa.auth.register(admin.username, admin.password)).resolves.toMatchObject({
+        user: { username: admin.username },
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('login', () => {
   it('login › right password, name in any case › returns 200 and a working token', async () => {
     const { username, password, userId } = await signedUpUser(api, 'Login');
@@ -295,6 +324,21 @@ describe('password change', () => {
     expect(res.body.error.code).toBe('invalid_credentials');
     expect((await api.me(token)).status).toBe(200);
     expect((await api.login(username, password)).status).toBe(200);
+  });
+
+  it('password change › repeated wrong current passwords › throttled like sign-in, the owner still signs in elsewhere', async () => {
+    const { username, password, token } = await signedUpUser(api);
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      statuses.push((await api.changePassword(token, `guess number ${i}`, 'a much better secret 42')).status);
+    }
+
+    expect(statuses.slice(0, 10).every((status) => status === 401)).toBe(true);
+    expect(statuses[10]).toBe(429);
+    // The tight limit is per account and address: the owner on another network is not locked out.
+    await expect(server.pixa.auth.login(username, password, '198.51.100.7')).resolves.toMatchObject({
+      user: { username },
+    });
   });
 
   it('password change › to a common password › returns 400 and nothing changes', async () => {

@@ -99,6 +99,8 @@ export async function startPod(options: PodOptions = {}): Promise<StartedPod> {
     PIXA_AUTH_SECRET_KEY: secrets.authSecretKey,
     PIXA_INTERNAL_TOKEN: secrets.internalToken,
     PIXA_SWEEP_INTERVAL_MINUTES: '0',
+    // Tests create many accounts from 127.0.0.1; the sign-up limit has its own test.
+    PIXA_SIGNUP_PER_HOUR: '0',
     PIXA_SHUTDOWN_GRACE_SECONDS: '20',
     PIXA_LOG_LEVEL: 'info',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [SERVICES[name].envPort, String(ports[name])])),

@@ -26,6 +26,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     PIXA_PORT: '0',
     PIXA_HOST: '127.0.0.1',
     PIXA_SWEEP_INTERVAL_MINUTES: '0',
+    // Tests create many accounts from 127.0.0.1; the sign-up limit has its own test.
+    PIXA_SIGNUP_PER_HOUR: '0',
     ...env,
   });
   const pixa = await createPixa(config, { logger: pino({ level: process.env.PIXA_TEST_LOG_LEVEL ?? 'silent' }) });

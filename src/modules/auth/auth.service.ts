@@ -34,11 +34,17 @@ export interface Principal {
 }
 
 export interface AuthService {
-  register(username: string, password: string, options?: { role?: 'user' | 'admin' }): Promise<SignIn>;
+  /** `address` is the client's: accounts created from one address are limited per hour (the CLI gives none). */
+  register(
+    username: string,
+    password: string,
+    options?: { role?: 'user' | 'admin'; address?: string },
+  ): Promise<SignIn>;
   login(username: string, password: string, address: string): Promise<SignIn>;
   logout(sessionId: string): Promise<void>;
   authenticate(token: string): Promise<Principal>;
-  changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<SignIn>;
+  /** A wrong current password counts as a failed sign-in of the account from `address`. */
+  changePassword(principal: Principal, currentPassword: string, newPassword: string, address?: string): Promise<SignIn>;
   getUser(userId: string): Promise<UserDto>;
 }
 
@@ -56,6 +62,8 @@ export function createAuthService(deps: {
   signer: TokenSigner;
   throttle: LoginThrottle;
   tokenTtlSeconds: number;
+  /** Accounts one address may create per hour; 0 = no limit. */
+  signupPerHour?: number;
   now?: () => number;
 }): AuthService {
   const { db, signer, throttle, tokenTtlSeconds } = deps;
@@ -84,6 +92,7 @@ export function createAuthService(deps: {
     async register(username, password, options = {}) {
       checkUsername(username);
       checkNewPassword(password, username);
+      if (options.address !== undefined) await throttle.checkSignup(options.address, deps.signupPerHour ?? 0, now());
       const key = usernameKey(username);
       if (await users.findUserByKey(db, key)) throw usernameTaken();
       const row: users.UserRow = {
@@ -104,6 +113,7 @@ export function createAuthService(deps: {
         if (isUniqueViolation(error)) throw usernameTaken();
         throw error;
       }
+      if (options.address !== undefined) await throttle.recordSignup(options.address, now());
       return startSession(row);
     },
 
@@ -137,12 +147,17 @@ export function createAuthService(deps: {
       return session;
     },
 
-    async changePassword(principal, currentPassword, newPassword) {
+    async changePassword(principal, currentPassword, newPassword, address = 'internal') {
       const user = await users.findUserById(db, principal.userId);
       if (!user) throw unauthorized();
-      if (!(await verifyPassword(user.password_hash, currentPassword))) {
-        throw new AppError('invalid_credentials', 401, 'Your current password is wrong.');
-      }
+      // A stolen token must not become an unlimited oracle for the password: same throttle as sign-in.
+      await oneAttemptAtATime(user.username_key, async () => {
+        await throttle.check(user.username_key, address, now());
+        if (!(await verifyPassword(user.password_hash, currentPassword))) {
+          await throttle.recordFailure(user.username_key, address, now());
+          throw new AppError('invalid_credentials', 401, 'Your current password is wrong.');
+        }
+      });
       checkNewPassword(newPassword, user.username);
       const passwordHash = await hashPassword(newPassword);
       await db.transaction().execute(async (trx) => {

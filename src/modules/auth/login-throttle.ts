@@ -30,27 +30,39 @@ export interface LoginThrottle {
   check(account: string, address: string, now: number): Promise<void>;
   recordFailure(account: string, address: string, now: number): Promise<void>;
   recordSuccess(account: string, address: string): Promise<void>;
+  /** Throws 429 with Retry-After when `address` created `perHour` accounts in the last hour (0 = no limit). */
+  checkSignup(address: string, perHour: number, now: number): Promise<void>;
+  recordSignup(address: string, now: number): Promise<void>;
 }
+
+const signupScope = (address: string): string => `signup:${address}`;
+
+/** Seconds until fewer than `max` of `times` (oldest first) fall in the window ending now. */
+function secondsUntilFree(times: number[], max: number, windowMs: number, now: number): number {
+  if (times.length < max) return 0;
+  const freeing = times[times.length - max] ?? now;
+  return Math.max(1, Math.ceil((freeing + windowMs - now) / 1000));
+}
+
+const inMinutes = (seconds: number): string => {
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+};
 
 export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
   return {
     async check(account, address, now) {
-      let waitMs = 0;
+      let seconds = 0;
       for (const limit of LIMITS) {
         const times = await failureTimes(db, limit.scope(account, address), now - limit.windowMs);
-        if (times.length >= limit.max) {
-          // Allowed again once enough of the oldest failures have left the window.
-          const freeing = times[times.length - limit.max] ?? now;
-          waitMs = Math.max(waitMs, freeing + limit.windowMs - now);
-        }
+        // Allowed again once enough of the oldest failures have left the window.
+        seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
       }
-      if (waitMs > 0) {
-        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-        const minutes = Math.ceil(seconds / 60);
+      if (seconds > 0) {
         throw new AppError(
           'too_many_attempts',
           429,
-          `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          `Too many failed sign-in attempts. Try again in ${inMinutes(seconds)}.`,
           { 'retry-after': String(seconds) },
         );
       }
@@ -63,6 +75,22 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
       );
       // Keep the table small: nothing older than the longest window matters.
       if (Math.random() < 0.05) await pruneFailures(db, now - 60 * MINUTE);
+    },
+    async checkSignup(address, perHour, now) {
+      if (perHour <= 0) return;
+      const times = await failureTimes(db, signupScope(address), now - 60 * MINUTE);
+      const seconds = secondsUntilFree(times, perHour, 60 * MINUTE, now);
+      if (seconds > 0) {
+        throw new AppError(
+          'too_many_signups',
+          429,
+          `Too many accounts were created from your network. Try again in ${inMinutes(seconds)}.`,
+          { 'retry-after': String(seconds) },
+        );
+      }
+    },
+    async recordSignup(address, now) {
+      await recordFailures(db, [signupScope(address)], now);
     },
     async recordSuccess(account, address) {
       await clearFailures(db, LIMITS[0]!.scope(account, address));

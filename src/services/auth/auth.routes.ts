@@ -24,16 +24,18 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
         body: Type.Object({
           ...Credentials,
           role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
+          address: Type.Optional(Type.String({ maxLength: 100 })),
         }),
       },
     },
     async (request, reply) => {
-      const { username, password, role } = request.body as {
+      const { username, password, role, address } = request.body as {
         username: string;
         password: string;
         role?: 'user' | 'admin';
+        address?: string;
       };
-      return reply.status(201).send(await auth.register(username, password, { role }));
+      return reply.status(201).send(await auth.register(username, password, { role, address }));
     },
   );
 
@@ -74,16 +76,18 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
           }),
           currentPassword: Type.String({ maxLength: 1024 }),
           newPassword: Type.String({ maxLength: 1024 }),
+          address: Type.Optional(Type.String({ maxLength: 100 })),
         }),
       },
     },
     async (request) => {
-      const { principal, currentPassword, newPassword } = request.body as {
+      const { principal, currentPassword, newPassword, address } = request.body as {
         principal: Principal;
         currentPassword: string;
         newPassword: string;
+        address?: string;
       };
-      return auth.changePassword(principal, currentPassword, newPassword);
+      return auth.changePassword(principal, currentPassword, newPassword, address);
     },
   );
 

@@ -36,7 +36,7 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
         );
       }
       const { username, password } = request.body as { username: string; password: string };
-      return reply.status(201).send(await auth.register(username, password));
+      return reply.status(201).send(await auth.register(username, password, { address: request.ip }));
     },
   );
 
@@ -87,7 +87,7 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
     },
     async (request) => {
       const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
-      return auth.changePassword(principalOf(request), currentPassword, newPassword);
+      return auth.changePassword(principalOf(request), currentPassword, newPassword, request.ip);
     },
   );
 

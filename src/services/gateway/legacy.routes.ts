@@ -81,7 +81,7 @@ export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
         if (!(error instanceof AppError) || error.code !== 'invalid_credentials') throw error;
         if (deps.config.signup === 'closed') throw error;
         try {
-          return { token: (await auth.register(username, body.password)).token };
+          return { token: (await auth.register(username, body.password, { address: request.ip })).token };
         } catch (registerError) {
           // The name exists, so the password was simply wrong.
           if (registerError instanceof AppError && registerError.code === 'username_taken') throw error;

@@ -34,6 +34,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     PIXA_PORT: '0',
     PIXA_HOST: '127.0.0.1',
     PIXA_SWEEP_INTERVAL_MINUTES: '0',
+    // Tests create many accounts from 127.0.0.1; the sign-up limit has its own test.
+    PIXA_SIGNUP_PER_HOUR: '0',
     ...options.env,
   });
   const pixa = await createPixa(config, {

@@ -26,6 +26,8 @@ export async function startChildServer(dataDir: string, env: Record<string, stri
       PIXA_PORT: String(port),
       PIXA_HOST: '127.0.0.1',
       PIXA_SWEEP_INTERVAL_MINUTES: '0',
+      // Tests create many accounts from 127.0.0.1; the sign-up limit has its own test.
+      PIXA_SIGNUP_PER_HOUR: '0',
       PIXA_LOG_LEVEL: 'warn',
       ...env,
     },
