@@ -1,16 +1,16 @@
-import type { ImageDto, ImagePage, MediaResponse, UploadedImageDto } from '../modules/images/image.service.js';
+import type {
+  ImageDto,
+  ImagePage,
+  MediaResponse,
+  NotModified,
+  UploadedImageDto,
+  VariantInfo,
+} from '../modules/images/image.service.js';
 import type { Variant } from '../modules/images/media-url.js';
 import type { ByteRange } from '../storage/object-store.js';
-import { memoized } from '../lib/request-context.js';
 import type { StorageClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
 import { multipartBody } from './multipart-body.js';
-
-/** What the storage service tells about one variant before it is sent. */
-export interface VariantMeta {
-  etag: string;
-  size: number;
-}
 
 /** Headers of an internal media answer that the public one does not carry as such. */
 export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa-filename' } as const;
@@ -23,12 +23,8 @@ export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa
 export function httpStorageClient(client: ServiceClient, options: { uploadTimeoutMs: number }): StorageClient {
   const user = (userId: string) => `/internal/users/${encodeURIComponent(userId)}`;
   const image = (userId: string, imageId: string) => `${user(userId)}/images/${encodeURIComponent(imageId)}`;
-
-  /** Asked by etagOf and again by open within one media request: the answer is kept for the request. */
-  const meta = (userId: string, imageId: string, variant: Variant) =>
-    memoized(`storage-meta:${userId}:${imageId}:${variant}`, () =>
-      client.json<VariantMeta>({ method: 'GET', path: `${image(userId, imageId)}/${variant}/meta`, retry: true }),
-    );
+  const describe = (userId: string, imageId: string, variant: Variant) =>
+    client.json<VariantInfo>({ method: 'GET', path: `${image(userId, imageId)}/${variant}/meta`, retry: true });
 
   return {
     async assertCanUpload(userId) {
@@ -80,26 +76,31 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       return answer.ownerId ?? undefined;
     },
 
-    async etagOf(userId, imageId, variant) {
-      return (await meta(userId, imageId, variant)).etag;
-    },
+    describe,
 
-    async open(userId, imageId, variant, rangeOf): Promise<MediaResponse> {
-      const range: ByteRange | undefined = rangeOf ? rangeOf((await meta(userId, imageId, variant)).size) : undefined;
+    async open(userId, imageId, variant, options = {}): Promise<MediaResponse | NotModified> {
+      // Only a range needs the size before the object is asked for: one more call, for ranges alone.
+      const range: ByteRange | undefined = options.range
+        ? options.range((await describe(userId, imageId, variant)).size)
+        : undefined;
+      const headers: Record<string, string> = {};
+      if (range) headers.range = `bytes=${range.start}-${range.end}`;
+      if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
       // Not retried: the storage service charges the transfer quota when it opens the object.
-      const response = await client.call({
-        method: 'GET',
-        path: `${image(userId, imageId)}/${variant}`,
-        headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
-      });
+      const response = await client.call({ method: 'GET', path: `${image(userId, imageId)}/${variant}`, headers });
       const header = (name: string): string => {
         const value = response.headers[name];
         return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
       };
+      if (response.statusCode === 304) {
+        await response.body.dump();
+        return { notModified: true, etag: header('etag') };
+      }
       // undici fails a body destroyed before its end with an AbortError; whoever reads the stream
       // gets errors through its own pipe, and one dropped unread (a 416) must not crash the process.
       response.body.on('error', () => {});
       return {
+        notModified: false,
         stream: response.body,
         contentType: header('content-type'),
         length: Number(header('content-length')),

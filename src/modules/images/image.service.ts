@@ -13,6 +13,7 @@ import {
   type Derivatives,
   type ProbedImage,
 } from '../../image/image-processor.js';
+import { etagMatches } from '../../http/media-headers.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { mb } from '../../lib/format.js';
 import { newId } from '../../lib/ids.js';
@@ -57,6 +58,7 @@ export interface UploadPart {
 }
 
 export interface MediaResponse {
+  notModified: false;
   stream: Readable;
   contentType: string;
   /** Bytes in this response (the range, when one was asked for). */
@@ -65,6 +67,26 @@ export interface MediaResponse {
   range: ByteRange | undefined;
   etag: string;
   filename: string;
+}
+
+/** The answer to a conditional request whose ETag still matches: nothing was opened or charged. */
+export interface NotModified {
+  notModified: true;
+  etag: string;
+}
+
+export interface OpenOptions {
+  /** Asked with the variant's size before anything is opened or charged; what it throws fails the open. */
+  range?: (size: number) => ByteRange | undefined;
+  /** The request's If-None-Match header: when it matches, the answer is NotModified. */
+  ifNoneMatch?: string;
+}
+
+/** What a variant would be served with, for a HEAD or a range that needs no body yet. */
+export interface VariantInfo {
+  etag: string;
+  size: number;
+  contentType: string;
 }
 
 export interface ImageService {
@@ -80,16 +102,12 @@ export interface ImageService {
   ownerOf(imageId: string): Promise<string | undefined>;
   /**
    * Opens one variant for sending, counting original and preview bytes against the daily transfer
-   * quota (thumbnails are free, so the gallery always renders). `range` is checked against the size.
+   * quota (thumbnails are free, so the gallery always renders). One image lookup decides everything:
+   * a matching `ifNoneMatch` answers NotModified before the range, the object or any charge.
    */
-  open(
-    userId: string,
-    imageId: string,
-    variant: Variant,
-    range?: (size: number) => ByteRange | undefined,
-  ): Promise<MediaResponse>;
-  /** The ETag a variant would be served with, for conditional requests that need no body. */
-  etagOf(userId: string, imageId: string, variant: Variant): Promise<string>;
+  open(userId: string, imageId: string, variant: Variant, options?: OpenOptions): Promise<MediaResponse | NotModified>;
+  /** A variant's ETag, size and type, without opening or charging anything. */
+  describe(userId: string, imageId: string, variant: Variant): Promise<VariantInfo>;
 }
 
 export interface ImageServiceDeps {
@@ -409,15 +427,16 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       return (await images.findImageById(db, imageId))?.owner_id;
     },
 
-    async etagOf(userId, imageId, variant) {
-      return etag(await findOrThrow(userId, imageId), variant);
+    async describe(userId, imageId, variant) {
+      const row = await findOrThrow(userId, imageId);
+      return { etag: etag(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
     },
 
-    async open(userId, imageId, variant, rangeOf) {
+    async open(userId, imageId, variant, options = {}) {
       const row = await findOrThrow(userId, imageId);
-      const totalSize =
-        variant === 'original' ? row.original_bytes : variant === 'preview' ? row.preview_bytes : row.thumbnail_bytes;
-      const range = rangeOf?.(totalSize);
+      if (etagMatches(options.ifNoneMatch, etag(row, variant))) return { notModified: true, etag: etag(row, variant) };
+      const totalSize = variantSize(row, variant);
+      const range = options.range?.(totalSize);
       const length = range ? range.end - range.start + 1 : totalSize;
       const key = objectKey(row, variant);
       // A delete may remove the objects between the lookup above and this read: then it is not found.
@@ -457,8 +476,9 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         throw error;
       }
       return {
+        notModified: false,
         stream,
-        contentType: variant === 'original' ? row.media_type : DERIVATIVE_TYPE,
+        contentType: contentTypeOf(row, variant),
         length,
         totalSize,
         range,
@@ -475,6 +495,12 @@ const amount = (bytes: number): string =>
 
 const etag = (row: images.ImageRow, variant: Variant): string =>
   variant === 'original' ? `"${row.sha256}"` : `"${row.id}-${variant}"`;
+
+const variantSize = (row: images.ImageRow, variant: Variant): number =>
+  variant === 'original' ? row.original_bytes : variant === 'preview' ? row.preview_bytes : row.thumbnail_bytes;
+
+const contentTypeOf = (row: images.ImageRow, variant: Variant): string =>
+  variant === 'original' ? row.media_type : DERIVATIVE_TYPE;
 
 const IMAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isImageId = (id: string): boolean => IMAGE_ID.test(id);

@@ -119,15 +119,19 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
 
   function mediaRoute(variant: Variant) {
     return {
+      // A gallery page loads dozens of these: no access log lines for them (metrics count them);
+      // warnings and errors are still logged, with the request id.
+      logLevel: 'warn' as const,
       schema: {
         tags: ['images'],
         summary: VARIANT_SUMMARIES[variant],
         description:
-          'Authorised by the signed `exp`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
+          'Authorised by the signed `exp`/`u`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
           'or by a Bearer token. `download=1` asks the browser to save the file under its original name.',
         params: IdParams,
         querystring: Type.Object({
           exp: Type.Optional(Type.String({ maxLength: 20 })),
+          u: Type.Optional(Type.String({ maxLength: 64 })),
           sig: Type.Optional(Type.String({ maxLength: 100 })),
           download: Type.Optional(Type.String({ maxLength: 5 })),
         }),
@@ -138,46 +142,47 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
 
   async function sendMedia(request: FastifyRequest, reply: FastifyReply, variant: Variant) {
     const { id } = request.params as { id: string };
-    const query = request.query as { exp?: string; sig?: string; download?: string };
+    const query = request.query as MediaQuery;
     const userId = await mediaViewer(request, id, variant, query);
+    const ifNoneMatch = request.headers['if-none-match'];
 
-    const etag = await images.etagOf(userId, id, variant);
-    const common = {
-      'cache-control': 'private, max-age=31536000, immutable',
-      etag,
-      'x-content-type-options': 'nosniff',
-      'content-security-policy': "default-src 'none'; sandbox",
-      'cross-origin-resource-policy': 'same-origin',
-    };
-    if (etagMatches(request.headers['if-none-match'], etag)) return reply.status(304).headers(common).send();
     // HEAD sends no bytes, so it must not be counted as a download: answer from the metadata.
     if (request.method === 'HEAD') {
-      const image = await images.get(userId, id);
-      const original = variant === 'original';
+      const info = await images.describe(userId, id, variant);
+      if (etagMatches(ifNoneMatch, info.etag)) return reply.status(304).headers(cachingHeaders(info.etag)).send();
       return reply
-        .headers({ ...common, 'content-type': original ? image.mediaType : 'image/webp' })
-        .headers(original ? { 'content-length': String(image.size), 'accept-ranges': 'bytes' } : {})
+        .headers(cachingHeaders(info.etag))
+        .headers({ 'content-type': info.contentType, 'content-length': String(info.size) })
+        .headers(variant === 'original' ? { 'accept-ranges': 'bytes' } : {})
         .send();
     }
 
+    // Only an original with a Range header needs its size first (over HTTP, that is one more call).
     // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
-    const media = await images.open(userId, id, variant, (size) => {
-      if (variant !== 'original') return undefined;
-      const range = parseRange(request.headers.range, size);
-      if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
-      return range;
-    });
-    reply.headers({
-      ...common,
-      'content-type': media.contentType,
-      'content-length': String(media.length),
-      'accept-ranges': variant === 'original' ? 'bytes' : 'none',
-      'content-disposition': contentDisposition(query.download === '1' ? 'attachment' : 'inline', media.filename),
-    });
+    const rangeHeader = variant === 'original' ? request.headers.range : undefined;
+    const range = rangeHeader
+      ? (size: number) => {
+          const parsed = parseRange(rangeHeader, size);
+          if (parsed === 'unsatisfiable') throw rangeNotSatisfiable(size);
+          return parsed;
+        }
+      : undefined;
+    const media = await images.open(userId, id, variant, { range, ifNoneMatch });
+    if (media.notModified) return reply.status(304).headers(cachingHeaders(media.etag)).send();
+
+    const headers = cachingHeaders(media.etag);
+    headers['content-type'] = media.contentType;
+    headers['content-length'] = String(media.length);
+    headers['accept-ranges'] = variant === 'original' ? 'bytes' : 'none';
+    headers['content-disposition'] = contentDisposition(
+      query.download === '1' ? 'attachment' : 'inline',
+      media.filename,
+    );
     if (media.range) {
-      reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+      reply.status(206);
+      headers['content-range'] = `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`;
     }
-    return reply.send(media.stream);
+    return reply.headers(headers).send(media.stream);
   }
 
   /**
@@ -188,19 +193,37 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     request: FastifyRequest,
     imageId: string,
     variant: Variant,
-    query: { exp?: string; sig?: string },
+    query: MediaQuery,
   ): Promise<string> {
     const token = bearerToken(request);
     if (token) return (await auth.authenticate(token)).userId;
     if (query.sig === undefined || query.exp === undefined) {
       throw unauthorized('This image needs a signed link or an Authorization: Bearer token.');
     }
-    const owner = await images.ownerOf(imageId);
+    // The signature covers the owner, so `u` needs no lookup; links signed before it was in the URL
+    // still work, at the cost of one.
+    const owner = query.u ?? (await images.ownerOf(imageId));
     if (!owner) throw notFound();
     mediaUrls.check(owner, imageId, variant, query.exp, query.sig);
     return owner;
   }
 }
+
+interface MediaQuery {
+  exp?: string;
+  u?: string;
+  sig?: string;
+  download?: string;
+}
+
+/** Headers of every media answer, 304 included: a media file is immutable under its URL. */
+const cachingHeaders = (etag: string): Record<string, string> => ({
+  'cache-control': 'private, max-age=31536000, immutable',
+  etag,
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; sandbox",
+  'cross-origin-resource-policy': 'same-origin',
+});
 
 const rangeNotSatisfiable = (size: number): AppError =>
   new AppError('range_not_satisfiable', 416, `The requested range is outside the file of ${size} bytes.`, {

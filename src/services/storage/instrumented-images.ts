@@ -33,9 +33,9 @@ export function instrumentImages(images: ImageService, metrics: Metrics): ImageS
       }
       return uploaded;
     },
-    async open(userId, imageId, variant, range) {
-      const media = await counted(images.open(userId, imageId, variant, range));
-      metrics.imageBytes.inc({ direction: 'out' }, media.length);
+    async open(userId, imageId, variant, options) {
+      const media = await counted(images.open(userId, imageId, variant, options));
+      if (!media.notModified) metrics.imageBytes.inc({ direction: 'out' }, media.length);
       return media;
     },
   };

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 
-import { MEDIA_HEADERS, type VariantMeta } from '../../clients/image.client.js';
+import { MEDIA_HEADERS } from '../../clients/image.client.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
-import type { ImageService } from '../../modules/images/image.service.js';
+import type { ImageService, VariantInfo } from '../../modules/images/image.service.js';
 import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 
@@ -92,25 +92,26 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
   app.get(
     '/internal/users/:userId/images/:imageId/:variant/meta',
     { schema: { params: VariantParams } },
-    async (request): Promise<VariantMeta> => {
+    async (request): Promise<VariantInfo> => {
       const { userId, imageId, variant } = request.params as VariantIds;
-      const [etag, size] = await Promise.all([
-        images.etagOf(userId, imageId, variant),
-        variantSize(images, userId, imageId, variant),
-      ]);
-      return { etag, size };
+      return images.describe(userId, imageId, variant);
     },
   );
 
   app.get(
     '/internal/users/:userId/images/:imageId/:variant',
-    { schema: { params: VariantParams } },
+    // Like the public media route: one per image shown, so no access log lines.
+    { schema: { params: VariantParams }, logLevel: 'warn' },
     async (request, reply) => {
       const { userId, imageId, variant } = request.params as VariantIds;
       // The gateway sends one exact range, already checked against the size it asked for.
       const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
       const range = match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
-      const media = await images.open(userId, imageId, variant, range && (() => range));
+      const media = await images.open(userId, imageId, variant, {
+        range: range && (() => range),
+        ifNoneMatch: request.headers['if-none-match'],
+      });
+      if (media.notModified) return reply.status(304).header('etag', media.etag).send();
       reply.headers({
         'content-type': media.contentType,
         'content-length': String(media.length),
@@ -124,27 +125,4 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
       return reply.send(media.stream);
     },
   );
-}
-
-/** Thrown from `open`'s range callback to learn a variant's size without opening or charging anything. */
-class SizeProbe {
-  constructor(readonly size: number) {}
-}
-
-/**
- * The size of one variant. `open` must call its range callback with the size before it opens the
- * object or charges the transfer (both depend on the range), so throwing from it leaves nothing
- * opened and nothing charged.
- */
-async function variantSize(images: ImageService, userId: string, imageId: string, variant: Variant): Promise<number> {
-  try {
-    const media = await images.open(userId, imageId, variant, (size) => {
-      throw new SizeProbe(size);
-    });
-    media.stream.destroy();
-    throw new Error('the image service opened a variant without asking for its range');
-  } catch (error) {
-    if (error instanceof SizeProbe) return error.size;
-    throw error;
-  }
 }
