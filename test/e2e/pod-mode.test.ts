@@ -61,6 +61,25 @@ async function userJourney(baseUrl: string): Promise<void> {
   const download = await client.fetchMedia(first.urls.download);
   expect(download.headers.get('content-disposition')).toContain("filename*=UTF-8''f%C3%B6rsta.jpg");
 
+  // Revalidation and HEAD open nothing and charge nothing: the usage figures below would show it.
+  const cachedPreview = await client.fetchMedia(first.urls.preview, { 'if-none-match': preview.headers.get('etag')! });
+  expect(cachedPreview.status).toBe(304);
+  expect(cachedPreview.headers.get('etag')).toBe(preview.headers.get('etag'));
+  const cachedThumbnail = await client.request('GET', `/api/v1/images/${first.id}/thumbnail`, {
+    token,
+    headers: { 'if-none-match': thumbnail.headers.get('etag')! },
+  });
+  expect(cachedThumbnail.status).toBe(304);
+  const cachedRange = await client.fetchMedia(first.urls.original, {
+    'if-none-match': `"${sha256(photos[0]!)}"`,
+    range: 'bytes=0-99',
+  });
+  expect(cachedRange.status).toBe(304);
+  const head = await fetch(new URL(first.urls.original, baseUrl), { method: 'HEAD' });
+  expect(head.status).toBe(200);
+  expect(head.headers.get('etag')).toBe(`"${sha256(photos[0]!)}"`);
+  expect(Number(head.headers.get('content-length'))).toBe(photos[0]!.length);
+
   const usage = await client.usage(token);
   expect(usage.status).toBe(200);
   const originals = photos[0]!.length + photos[1]!.length;
