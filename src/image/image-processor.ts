@@ -2,6 +2,9 @@ import exifr from 'exifr';
 import { fileTypeFromFile } from 'file-type';
 import sharp from 'sharp';
 
+// Every image is decoded once and never again: libvips' operation cache would only hold memory.
+sharp.cache(false);
+
 /** The formats Pixa accepts, by the media type their content is sniffed as. */
 export const ACCEPTED_TYPES: ReadonlySet<string> = new Set([
   'image/jpeg',
