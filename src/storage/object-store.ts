@@ -33,6 +33,12 @@ export interface ObjectStore {
   /** A short name for logs and metrics: `fs`, `s3`, `azure`. */
   readonly kind: string;
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<void>;
+  /**
+   * Stores the local file at `file` under `key`, as atomically as `put`, leaving `file` itself in
+   * place. Optional: a driver that can do better than streaming the file (the file store links it)
+   * implements it; callers fall back to `put` with a stream of the file.
+   */
+  putFile?(key: string, file: string, options?: PutOptions): Promise<void>;
   /** A stream of the object's bytes, or of the inclusive range. Throws ObjectNotFoundError. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size and time of the object, or `undefined` when it does not exist. */

@@ -331,6 +331,25 @@ describe('fs object store specifics', () => {
     expect(await readdir(sandbox)).toEqual(['root']);
   });
 
+  it('putFile stores a local file byte for byte and leaves the file where it was', async () => {
+    const source = path.join(sandbox, 'staged.upload');
+    const bytes = randomBytes(300_000);
+    await writeFile(source, bytes);
+
+    await store.putFile!('u/i/original', source);
+    // The upload's cleanup removes the staged file afterwards: the object must not go with it.
+    await rm(source);
+
+    const stored = await buffer(await store.get('u/i/original'));
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(await readdir(path.join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('putFile of a missing file fails and stores nothing', async () => {
+    await expect(store.putFile!('u/missing/original', path.join(sandbox, 'nope.upload'))).rejects.toThrow();
+    expect(await store.stat('u/missing/original')).toBeUndefined();
+  });
+
   it('rejects an absolute path outside the root without touching it', async () => {
     const victim = path.join(sandbox, 'victim');
     await expect(store.put(victim, Buffer.from('pwned'))).rejects.toThrow(/invalid object key/);

@@ -243,15 +243,20 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     const written: string[] = [];
     try {
       for (const { row, item } of fresh) {
-        const puts: [Variant, Readable | Buffer, number, string][] = [
-          ['original', createReadStream(item.staged.path), row.original_bytes, row.media_type],
-          ['thumbnail', item.derivatives.thumbnail, row.thumbnail_bytes, DERIVATIVE_TYPE],
-          ['preview', item.derivatives.preview, row.preview_bytes, DERIVATIVE_TYPE],
+        const original = objectKey(row, 'original');
+        written.push(original);
+        const options = { size: row.original_bytes, contentType: row.media_type };
+        // The staged file is already on disk: a store that can take it as it is (linked, not copied) does.
+        if (store.putFile) await store.putFile(original, item.staged.path, options);
+        else await store.put(original, createReadStream(item.staged.path), options);
+        const derivatives: [Variant, Buffer][] = [
+          ['thumbnail', item.derivatives.thumbnail],
+          ['preview', item.derivatives.preview],
         ];
-        for (const [variant, body, size, contentType] of puts) {
+        for (const [variant, body] of derivatives) {
           const key = objectKey(row, variant);
           written.push(key);
-          await store.put(key, body, { size, contentType });
+          await store.put(key, body, { size: body.length, contentType: DERIVATIVE_TYPE });
         }
       }
       const storedTotal = fresh.reduce((sum, { row }) => sum + images.storedBytes(row), 0);

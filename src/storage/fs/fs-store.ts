@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -181,6 +181,34 @@ export function createFsStore(rootDir: string): ObjectStore {
       } catch (err) {
         if (!Buffer.isBuffer(body) && !body.destroyed) body.destroy();
         await handle?.close().catch(() => undefined);
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        throw translate(err, 'put');
+      }
+    },
+
+    async putFile(key: string, source: string, options?: PutOptions): Promise<void> {
+      const file = resolveKey(key);
+      const tmp = path.join(tmpRoot, `${Date.now()}-${randomBytes(12).toString('hex')}`);
+      await fs.mkdir(tmpRoot, { recursive: true });
+      try {
+        // A hard link shares the bytes already on disk: no copy, and the source stays for the caller.
+        await fs.link(source, tmp);
+      } catch (err) {
+        // Another filesystem, or one without hard links: copy the bytes instead.
+        if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'].includes(errorCode(err) ?? '')) {
+          return this.put(key, createReadStream(source), options);
+        }
+        throw translate(err, 'put');
+      }
+      try {
+        const handle = await fs.open(tmp, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await moveIntoPlace(tmp, file);
+      } catch (err) {
         await fs.rm(tmp, { force: true }).catch(() => undefined);
         throw translate(err, 'put');
       }
