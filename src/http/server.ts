@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
+
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
-import { randomSecret } from '../lib/ids.js';
 import { installErrorHandler, type ErrorBody } from './error-handler.js';
 import { ErrorSchema } from './schemas.js';
 
@@ -44,7 +45,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomSecret(12);
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
     // The router answers these itself, before any hook or error handler: give them the one format.
