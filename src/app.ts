@@ -39,6 +39,7 @@ import { storageMonitorRoutes } from './services/storage-monitor/storage-monitor
 import { instrumentImages } from './services/storage/instrumented-images.js';
 import { storageServiceRoutes } from './services/storage/storage.routes.js';
 import { usageMonitorRoutes } from './services/usage-monitor/usage-monitor.routes.js';
+import { withSmallObjectCache } from './storage/cached-store.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -86,7 +87,11 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       const applied = await migrateToLatest(database.db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     }
-    store = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
+    const backing = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
+    store =
+      config.cacheBytes > 0
+        ? withSmallObjectCache(backing, { maxBytes: config.cacheBytes, maxObjectBytes: 256 * 1024 })
+        : backing;
     const openedStore = store;
     const tmpDir = path.join(config.dataDir, 'tmp');
     const staleUploads = await removeStaleStagingFiles(tmpDir, SWEEP_SAFETY_WINDOW_MS);

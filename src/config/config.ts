@@ -27,6 +27,7 @@ export interface Config {
   storageQuotaBytes: number;
   dailyTransferBytes: number;
   mediaUrlTtlSeconds: number;
+  cacheBytes: number;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
   trustProxy: boolean;
@@ -98,6 +99,10 @@ export const ENV_VARS: Readonly<Record<string, { default: string; description: s
     default: '25',
     description:
       'Daily transfer quota per account per UTC day in MB (uploads plus original and preview downloads); 0 = unlimited.',
+  },
+  PIXA_CACHE_MB: {
+    default: '64',
+    description: 'Memory for recently served thumbnails (objects up to 256 KB) per process; 0 = no cache.',
   },
   PIXA_MEDIA_URL_TTL_MINUTES: { default: '120', description: 'Lifetime of signed image URLs.' },
   PIXA_REQUEST_TIMEOUT_SECONDS: { default: '300', description: 'Longest a single request (an upload) may take.' },
@@ -220,6 +225,7 @@ export function loadConfig(source: Env = process.env, overrides: Env = {}): Read
     maxPixels: int('PIXA_MAX_PIXELS', 100_000_000, 1),
     storageQuotaBytes: Math.round(int('PIXA_STORAGE_QUOTA_MB', 1000, 0) * MB),
     dailyTransferBytes: Math.round(int('PIXA_DAILY_TRANSFER_MB', 25, 0) * MB),
+    cacheBytes: Math.round(int('PIXA_CACHE_MB', 64, 0, 100_000) * MB),
     mediaUrlTtlSeconds: Math.round(int('PIXA_MEDIA_URL_TTL_MINUTES', 120, 1, 7 * 24 * 60) * 60),
     requestTimeoutMs: Math.round(int('PIXA_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400) * 1000),
     shutdownGraceMs: Math.round(int('PIXA_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000),
