@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,9 +29,13 @@ export async function stageToTempFile(source: Readable, tmpDir: string): Promise
       callback(null, chunk);
     },
   });
+  // The file is opened before anything is piped: a write stream opening it lazily could create it
+  // after a failed pipeline's clean-up had already run, leaving it behind.
+  const handle = await open(file, 'wx');
   try {
-    await pipeline(source, meter, createWriteStream(file, { flags: 'wx' }));
+    await pipeline(source, meter, handle.createWriteStream());
   } catch (error) {
+    await handle.close().catch(() => undefined);
     await rm(file, { force: true });
     throw error;
   }
