@@ -15,12 +15,23 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  /** Run on this data directory (to restart on one); it is then left in place on close. */
+  dataDir?: string;
+  /** The clock every service reads, for expiry and quota-day tests. */
+  now?: () => number;
+}
+
 /**
  * A real Pixa on a free port with its own temp data directory: SQLite and the file store unless
  * `env` says otherwise. Nothing is mocked.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'pixa-test-'));
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pixa-test-')));
   const config = loadConfig({
     PIXA_DATA_DIR: dataDir,
     PIXA_PORT: '0',
@@ -30,15 +41,18 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     PIXA_SIGNUP_PER_HOUR: '0',
     ...env,
   });
-  const pixa = await createPixa(config, { logger: pino({ level: process.env.PIXA_TEST_LOG_LEVEL ?? 'silent' }) });
-  const address = await pixa.app.listen({ host: '127.0.0.1', port: 0 });
+  const pixa = await createPixa(config, {
+    logger: pino({ level: process.env.PIXA_TEST_LOG_LEVEL ?? 'silent' }),
+    now: options.now,
+  });
+  const url = await pixa.app.listen({ host: '127.0.0.1', port: 0 });
   return {
-    url: address,
+    url,
     pixa,
     dataDir,
     async close() {
       await pixa.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
