@@ -274,29 +274,11 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           throw transferExceeded(transferQuota, today.bytesIn + today.bytesOut, received, describe(batch));
         }
         for (const { row } of fresh) await images.insertImage(trx, row);
-        const events: StorageEvent[] = [];
-        for (const { row } of fresh) {
-          for (const variant of ['original', 'thumbnail', 'preview'] as const) {
-            const bytes =
-              variant === 'original'
-                ? row.original_bytes
-                : variant === 'thumbnail'
-                  ? row.thumbnail_bytes
-                  : row.preview_bytes;
-            events.push({
-              at,
-              user_id: user.id,
-              image_id: row.id,
-              operation: 'upload',
-              object_key: objectKey(row, variant),
-              bytes,
-              status: 201,
-            });
-          }
-        }
+        const events = fresh.flatMap(({ row }) => objectEvents(row, at, 'upload', 201));
         // Bytes received for a duplicate count as transfer, though nothing new is stored.
+        const stored = new Set(fresh.map(({ item }) => item));
         for (const item of batch) {
-          if (!fresh.some(({ item: f }) => f === item)) {
+          if (!stored.has(item)) {
             const dup = seen.get(item.staged.sha256)!;
             events.push({
               at,
@@ -323,23 +305,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     const deleted = await db.transaction().execute(async (trx) => {
       if (!(await images.deleteImageRow(trx, userId, row.id))) return false;
       await releaseStorage(trx, userId, images.storedBytes(row));
-      await appendEvents(
-        trx,
-        (['original', 'thumbnail', 'preview'] as const).map((variant) => ({
-          at,
-          user_id: userId,
-          image_id: row.id,
-          operation: 'delete' as const,
-          object_key: objectKey(row, variant),
-          bytes:
-            variant === 'original'
-              ? row.original_bytes
-              : variant === 'thumbnail'
-                ? row.thumbnail_bytes
-                : row.preview_bytes,
-          status: 204,
-        })),
-      );
+      await appendEvents(trx, objectEvents(row, at, 'delete', 204));
       return true;
     });
     if (!deleted) throw notFound();
@@ -500,6 +466,23 @@ const amount = (bytes: number): string =>
 
 const etag = (row: images.ImageRow, variant: Variant): string =>
   variant === 'original' ? `"${row.sha256}"` : `"${row.id}-${variant}"`;
+
+/** One storage event for each of an image's three objects. */
+const objectEvents = (
+  row: images.ImageRow,
+  at: number,
+  operation: 'upload' | 'delete',
+  status: number,
+): StorageEvent[] =>
+  (['original', 'thumbnail', 'preview'] as const).map((variant) => ({
+    at,
+    user_id: row.owner_id,
+    image_id: row.id,
+    operation,
+    object_key: objectKey(row, variant),
+    bytes: variantSize(row, variant),
+    status,
+  }));
 
 const variantSize = (row: images.ImageRow, variant: Variant): number =>
   variant === 'original' ? row.original_bytes : variant === 'preview' ? row.preview_bytes : row.thumbnail_bytes;
