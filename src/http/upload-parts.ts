@@ -31,13 +31,8 @@ export async function* fileParts(request: FastifyRequest, maxBytes: number): Asy
   const bodyRead = request.raw.readableEnded
     ? Promise.resolve()
     : new Promise<void>((resolve) => request.raw.once('end', () => resolve()));
-  const parts = request.parts()[Symbol.asyncIterator]();
   try {
-    for (;;) {
-      const next = await Promise.race([parts.next(), bodyRead.then(() => stalled(PARSER_GRACE_MS))]);
-      if (next === STALLED) throw malformed();
-      if (next.done) return;
-      const part = next.value;
+    for await (const part of request.parts()) {
       if (part.type !== 'file') continue;
       current = guarded(part, maxBytes, bodyRead);
       yield { filename: multipartFilename(part.filename), stream: current };
@@ -50,13 +45,11 @@ export async function* fileParts(request: FastifyRequest, maxBytes: number): Asy
 }
 
 /**
- * Once the whole body has been read the parser answers at once; a body cut off inside a part (no
- * closing boundary) leaves the parser waiting forever instead, so it gets this long and no more.
+ * How long a part may stay open once the whole body has been read. The parser hands each part's bytes
+ * over as they arrive, so what is left then drains at once; a part cut off by the end of the body (no
+ * closing boundary) is neither ended nor failed by the parser and would wait forever.
  */
 const PARSER_GRACE_MS = 3000;
-const STALLED = Symbol('stalled');
-const stalled = (ms: number) =>
-  new Promise<typeof STALLED>((resolve) => setTimeout(() => resolve(STALLED), ms).unref());
 
 /** Errors of the parser itself carry no code: they all mean a body we cannot read. */
 function clientError(error: unknown): unknown {
@@ -90,9 +83,7 @@ function guarded(part: MultipartFile, maxBytes: number, bodyRead: Promise<void>)
   });
   // Not pipeline(): it would destroy `out` with the parser's raw error before we could translate it.
   part.file.on('error', (error) => out.destroy(clientError(error) as Error));
-  // A part cut off by the end of the body (no closing boundary) is neither ended nor failed by the
-  // parser: once the whole body is in, what is left of a part drains at once, so a part still open
-  // after a grace period never will be.
+  // See PARSER_GRACE_MS: a part still open that long after the whole body was read never will end.
   void bodyRead.then(() =>
     setTimeout(() => {
       if (!out.writableEnded && !out.destroyed) out.destroy(malformed());
