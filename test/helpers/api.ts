@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
 
+import type { UserDto } from '../../src/modules/auth/auth.service.js';
+import type { ImageDto } from '../../src/modules/images/image.service.js';
+import type { StorageUsage, TransferUsage } from '../../src/modules/usage/usage.service.js';
+
 export interface UploadFile {
   name: string;
   data: Buffer | Uint8Array;
@@ -77,30 +81,10 @@ export function apiClient(baseUrl: string) {
   };
 }
 
-export interface UserBody {
-  id: string;
-  username: string;
-  role: 'user' | 'admin';
-  createdAt: string;
-}
-
-export interface ImageBody {
-  id: string;
-  filename: string;
-  mediaType: string;
-  size: number;
-  width: number;
-  height: number;
-  takenAt: string;
-  uploadedAt: string;
-  duplicate?: boolean;
-  urls: { thumbnail: string; preview: string; original: string; download: string };
-}
-
-export interface UsageBody {
-  storage: { usedBytes: number; quotaBytes: number };
-  transfer: { day: string; inBytes: number; outBytes: number; usedBytes: number; quotaBytes: number; resetsAt: string };
-}
+/** The wire shapes, as the server defines them. */
+export type UserBody = UserDto;
+export type ImageBody = ImageDto & { duplicate?: boolean };
+export type UsageBody = { storage: StorageUsage; transfer: TransferUsage };
 
 /** A fresh, valid username and password for one test. */
 export function newCredentials(prefix = 'user'): { username: string; password: string } {
