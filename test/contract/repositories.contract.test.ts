@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isDatabaseUnavailable, isUniqueViolation, openDatabase, type Database } from '../../src/db/database.js';
+import { inTransaction } from '../../src/db/transaction.js';
 import type { Executor } from '../../src/db/executor.js';
 import { MIGRATION_NAMES, migrateToLatest } from '../../src/db/migrate.js';
 import * as failures from '../../src/modules/auth/login-failure.repository.js';
@@ -200,6 +201,53 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe.skipIf(dialect.name === 'sqlite')('transactions', () => {
+      const addOne = (trx: Executor, userId: string): Promise<unknown> =>
+        trx
+          .updateTable('users')
+          .set((eb) => ({ storage_used_bytes: eb('storage_used_bytes', '+', 1) }))
+          .where('id', '=', userId)
+          .execute();
+
+      it('the victim of a deadlock runs again, so both transactions commit', async () => {
+        const [a, b] = [await addUser(db), await addUser(db)];
+        let attempts = 0;
+        let arrived = 0;
+        let bothHoldOne!: () => void;
+        const barrier = new Promise<void>((resolve) => (bothHoldOne = resolve));
+        // Each locks one row, waits until the other holds the other row, then asks for it.
+        const crossing = (first: string, second: string): Promise<void> =>
+          inTransaction(db, async (trx) => {
+            attempts += 1;
+            await addOne(trx, first);
+            if (++arrived === 2) bothHoldOne();
+            await barrier;
+            await addOne(trx, second);
+          });
+        await Promise.all([crossing(a.id, b.id), crossing(b.id, a.id)]);
+        expect(attempts).toBe(3);
+        const used = await db
+          .selectFrom('users')
+          .select('storage_used_bytes')
+          .where('id', 'in', [a.id, b.id])
+          .execute();
+        expect(used.map((row) => Number(row.storage_used_bytes))).toEqual([2, 2]);
+      });
+
+      it('any other error ends the transaction at once, with nothing written', async () => {
+        const user = await addUser(db);
+        let attempts = 0;
+        const error = await inTransaction(db, async (trx) => {
+          attempts += 1;
+          await addOne(trx, user.id);
+          await users.insertUser(trx, userRow({ username_key: user.username_key }));
+        }).catch((e: unknown) => e);
+        expect(isUniqueViolation(error)).toBe(true);
+        expect(attempts).toBe(1);
+        expect((await users.findUserById(db, user.id))?.storage_used_bytes).toBe(0);
+      });
+    });
+
     describe('users', () => {
       it('finds a user by id and key, with every number as a number', async () => {
         const user = await addUser(db, {
@@ -278,7 +326,7 @@ for (const dialect of DIALECTS) {
         const user = await addUser(db, { storage_used_bytes: start });
         const results = await Promise.allSettled(
           RACE_SIZES.map((bytes, i) =>
-            db.transaction().execute(async (trx) => {
+            inTransaction(db, async (trx) => {
               if (!(await users.reserveStorage(trx, user.id, bytes, quota))) return false;
               await appendEvents(trx, [
                 {
@@ -459,7 +507,7 @@ for (const dialect of DIALECTS) {
         const direction = (i: number): Direction => (i % 2 === 0 ? 'in' : 'out');
         const results = await Promise.allSettled(
           RACE_SIZES.map((bytes, i) =>
-            db.transaction().execute(async (trx) => {
+            inTransaction(db, async (trx) => {
               if (!(await reserveTransfer(trx, dialect.name, user.id, day, direction(i), bytes, quota))) return false;
               if (i % 7 === 6) throw new RolledBack();
               return true;

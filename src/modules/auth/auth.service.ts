@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 
 import { isUniqueViolation } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
 import type { DB } from '../../db/tables.js';
 import { AppError, unauthorized } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
@@ -160,7 +161,7 @@ export function createAuthService(deps: {
       });
       checkNewPassword(newPassword, user.username);
       const passwordHash = await hashPassword(newPassword);
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         await users.updatePasswordHash(trx, user.id, passwordHash);
         // Every session ends, this one too: the caller gets a fresh token below.
         await sessions.revokeUserSessions(trx, user.id, now());

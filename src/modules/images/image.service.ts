@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 
 import { isUniqueViolation, type DialectName } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
 import type { DB } from '../../db/tables.js';
 import {
   DERIVATIVE_TYPE,
@@ -264,7 +265,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const storageQuota = storageQuotaOf(user, quotas);
       const transferQuota = transferQuotaOf(user, quotas);
       const day = utcDay(at);
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         if (storedTotal > 0 && !(await reserveStorage(trx, user.id, storedTotal, storageQuota))) {
           const current = await findUserById(trx, user.id);
           throw storageExceeded(storageQuota, current?.storage_used_bytes ?? 0, storedTotal, describe(batch));
@@ -302,7 +303,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
 
   async function removeRow(userId: string, row: images.ImageRow): Promise<void> {
     const at = now();
-    const deleted = await db.transaction().execute(async (trx) => {
+    const deleted = await inTransaction(db, async (trx) => {
       if (!(await images.deleteImageRow(trx, userId, row.id))) return false;
       await releaseStorage(trx, userId, images.storedBytes(row));
       await appendEvents(trx, objectEvents(row, at, 'delete', 204));
@@ -431,7 +432,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         } else {
           // Read before the transaction: on SQLite a query outside it would wait for it forever.
           const quota = variant === 'thumbnail' ? 0 : transferQuotaOf(await userOrThrow(userId), quotas);
-          await db.transaction().execute(async (trx) => {
+          await inTransaction(db, async (trx) => {
             if (variant !== 'thumbnail') {
               const day = utcDay(at);
               if (!(await reserveTransfer(trx, dialect, userId, day, 'out', length, quota))) {
