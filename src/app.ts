@@ -157,7 +157,13 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
       readiness: dependencyChecks(core.database, core.store),
       close: async () => {},
     };
-    const app = await createGatewayApp(config, { logger: core.logger, metrics, clients, mediaUrls: core.mediaUrls });
+    const app = await createGatewayApp(config, {
+      logger: core.logger,
+      metrics,
+      clients,
+      mediaUrls: core.mediaUrls,
+      remoteClients: false,
+    });
     const sweeper = scheduleSweeps(config, core.database, core.store, core.logger);
     return {
       ...core,
@@ -249,7 +255,7 @@ export async function createPixaProcess(config: Readonly<Config>, options: PixaO
         const clients = httpGatewayClients(config, { internalToken: token, metrics, logger });
         closers.push(() => clients.close());
         const mediaUrls = createMediaUrlSigner(await authSecret(config), config.mediaUrlTtlSeconds, options.now);
-        const app = await createGatewayApp(config, { logger, metrics, clients, mediaUrls });
+        const app = await createGatewayApp(config, { logger, metrics, clients, mediaUrls, remoteClients: true });
         closers.push(() => app.close());
         listeners.unshift({ service: 'gateway', app, ...port('gateway') });
       }
@@ -280,6 +286,8 @@ interface GatewayAppDeps {
   metrics: Metrics;
   clients: GatewayClients;
   mediaUrls: MediaUrlSigner;
+  /** The clients call the other services over HTTP (pod mode), not in process. */
+  remoteClients: boolean;
 }
 
 /** The public gateway: web UI, public API and the original Pixa's endpoints, over its clients. */
@@ -292,6 +300,7 @@ async function createGatewayApp(config: Readonly<Config>, deps: GatewayAppDeps):
     metrics,
     readiness: clients.readiness,
     openapi: true,
+    callsOtherServices: deps.remoteClients,
   });
   await registerUploads(app, config);
   const gateway: GatewayDeps = {

@@ -20,11 +20,17 @@ export interface ServiceAppOptions {
   internalToken?: string;
   /** Serve the OpenAPI document (the public gateway does). */
   openapi?: boolean;
+  /**
+   * This app calls other services over HTTP, and those calls should carry the request id. It keeps
+   * an AsyncLocalStorage context per request, which costs about a sixth of the CPU of a small
+   * request, so only the pod-mode gateway asks for it.
+   */
+  callsOtherServices?: boolean;
 }
 
 /**
  * A Fastify instance as every Pixa service runs it: the shared server settings, the request id in
- * an AsyncLocalStorage context (so calls to other services carry it), request metrics, the probes,
+ * an AsyncLocalStorage context where calls to other services must carry it, request metrics, the probes,
  * and for internal services the internal token check.
  */
 export async function createServiceApp(options: ServiceAppOptions): Promise<FastifyInstance> {
@@ -35,7 +41,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     requestTimeoutMs: options.config.requestTimeoutMs,
     openapi: options.openapi,
   });
-  installRequestContext(app);
+  if (options.callsOtherServices) installRequestContext(app);
   closeConnectionsOnShutdown(app);
   closeConnectionsWithUnreadBodies(app);
   if (options.internalToken !== undefined) requireInternalToken(app, options.internalToken);
