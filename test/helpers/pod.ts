@@ -46,15 +46,32 @@ export interface PodOptions {
   dataDir?: string;
 }
 
-/** A free TCP port on 127.0.0.1 (free when asked; the OS rarely hands it out again at once). */
+/**
+ * Ports for test servers come from below Linux's ephemeral range (32768 and up), which the OS uses
+ * for `listen(0)` and for the local end of every outgoing connection. A port picked there, released
+ * and bound a second later by a child process can be taken in between by any connection the tests
+ * running beside it make; a port from this range cannot.
+ */
+const TEST_PORTS = { first: 20_000, count: 12_000 } as const;
+const handedOut = new Set<number>();
+
+/** A TCP port nothing listens on, from a range the OS does not hand out itself. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = TEST_PORTS.first + Math.floor(Math.random() * TEST_PORTS.count);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port for a test server');
+}
+
+/** Whether a server could listen on `port` (on every address, as the pod's internal services do). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
   });
 }
 
