@@ -63,7 +63,8 @@ export interface TransferDailyTable {
   bytes_out: number;
 }
 
-export interface LoginFailuresTable {
+/** Failed sign-ins and created accounts, counted by the throttles per scope and time window. */
+export interface ThrottleEventsTable {
   id: string;
   scope: string;
   at: number;
@@ -75,5 +76,5 @@ export interface DB {
   images: ImagesTable;
   storage_events: StorageEventsTable;
   transfer_daily: TransferDailyTable;
-  login_failures: LoginFailuresTable;
+  throttle_events: ThrottleEventsTable;
 }

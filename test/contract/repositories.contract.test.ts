@@ -8,7 +8,7 @@ import { isDatabaseUnavailable, isUniqueViolation, openDatabase, type Database }
 import { inTransaction } from '../../src/db/transaction.js';
 import type { Executor } from '../../src/db/executor.js';
 import { MIGRATION_NAMES, migrateToLatest } from '../../src/db/migrate.js';
-import * as failures from '../../src/modules/auth/login-failure.repository.js';
+import * as throttleEvents from '../../src/modules/auth/throttle-event.repository.js';
 import * as sessions from '../../src/modules/auth/session.repository.js';
 import * as users from '../../src/modules/auth/user.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
@@ -150,9 +150,9 @@ for (const dialect of DIALECTS) {
             where table_schema = database() and table_name not like 'kysely%'`.execute(db);
           expect(rows.map((row) => row.table_name).sort()).toEqual([
             'images',
-            'login_failures',
             'sessions',
             'storage_events',
+            'throttle_events',
             'transfer_daily',
             'users',
           ]);
@@ -559,21 +559,21 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('login failures', () => {
-      it('records, lists oldest first since a time, clears and prunes failures by scope', async () => {
+    describe('throttle events', () => {
+      it('records, lists oldest first since a time, clears and prunes events by scope', async () => {
         const scope = `pair:${randomUUID()}|2001:db8::1`;
         // The longest scope a login can produce: a 64-character name that lower-cases to more, and an IPv6 address.
         const long = `pair:${'İ'.repeat(64).toLowerCase()}|ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`;
-        await failures.recordFailures(db, [scope, long], NOW + 2);
-        await failures.recordFailures(db, [scope], NOW);
-        await failures.recordFailures(db, [scope], NOW - 1000);
-        expect(await failures.failureTimes(db, scope, NOW - 500)).toEqual([NOW, NOW + 2]);
-        expect(await failures.failureTimes(db, long, 0)).toEqual([NOW + 2]);
-        await failures.pruneFailures(db, NOW);
-        expect(await failures.failureTimes(db, scope, 0)).toEqual([NOW, NOW + 2]);
-        await failures.clearFailures(db, scope);
-        expect(await failures.failureTimes(db, scope, 0)).toEqual([]);
-        expect(await failures.failureTimes(db, long, 0)).toEqual([NOW + 2]);
+        await throttleEvents.recordEvents(db, [scope, long], NOW + 2);
+        await throttleEvents.recordEvents(db, [scope], NOW);
+        await throttleEvents.recordEvents(db, [scope], NOW - 1000);
+        expect(await throttleEvents.eventTimes(db, scope, NOW - 500)).toEqual([NOW, NOW + 2]);
+        expect(await throttleEvents.eventTimes(db, long, 0)).toEqual([NOW + 2]);
+        await throttleEvents.pruneEvents(db, NOW);
+        expect(await throttleEvents.eventTimes(db, scope, 0)).toEqual([NOW, NOW + 2]);
+        await throttleEvents.clearEvents(db, scope);
+        expect(await throttleEvents.eventTimes(db, scope, 0)).toEqual([]);
+        expect(await throttleEvents.eventTimes(db, long, 0)).toEqual([NOW + 2]);
       });
     });
 

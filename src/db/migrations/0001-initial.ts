@@ -72,17 +72,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('transfer_daily_pk', ['user_id', 'day'])
     .execute();
 
-  await createTable('login_failures')
+  await createTable('throttle_events')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('scope', 'varchar(200)', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('login_failures_scope_at_idx').on('login_failures').columns(['scope', 'at']).execute();
+  await db.schema.createIndex('throttle_events_scope_at_idx').on('throttle_events').columns(['scope', 'at']).execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['login_failures', 'transfer_daily', 'storage_events', 'images', 'sessions', 'users']) {
+  for (const table of ['throttle_events', 'transfer_daily', 'storage_events', 'images', 'sessions', 'users']) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

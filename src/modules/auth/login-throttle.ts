@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 
 import type { DB } from '../../db/tables.js';
 import { AppError } from '../../lib/app-error.js';
-import { clearFailures, failureTimes, pruneFailures, recordFailures } from './login-failure.repository.js';
+import { clearEvents, eventTimes, pruneEvents, recordEvents } from './throttle-event.repository.js';
 
 interface Limit {
   scope: (account: string, address: string) => string;
@@ -54,7 +54,7 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
     async check(account, address, now) {
       let seconds = 0;
       for (const limit of LIMITS) {
-        const times = await failureTimes(db, limit.scope(account, address), now - limit.windowMs);
+        const times = await eventTimes(db, limit.scope(account, address), now - limit.windowMs);
         // Allowed again once enough of the oldest failures have left the window.
         seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
       }
@@ -68,17 +68,17 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
       }
     },
     async recordFailure(account, address, now) {
-      await recordFailures(
+      await recordEvents(
         db,
         LIMITS.map((limit) => limit.scope(account, address)),
         now,
       );
       // Keep the table small: nothing older than the longest window matters.
-      if (Math.random() < 0.05) await pruneFailures(db, now - 60 * MINUTE);
+      if (Math.random() < 0.05) await pruneEvents(db, now - 60 * MINUTE);
     },
     async checkSignup(address, perHour, now) {
       if (perHour <= 0) return;
-      const times = await failureTimes(db, signupScope(address), now - 60 * MINUTE);
+      const times = await eventTimes(db, signupScope(address), now - 60 * MINUTE);
       const seconds = secondsUntilFree(times, perHour, 60 * MINUTE, now);
       if (seconds > 0) {
         throw new AppError(
@@ -90,10 +90,10 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
       }
     },
     async recordSignup(address, now) {
-      await recordFailures(db, [signupScope(address)], now);
+      await recordEvents(db, [signupScope(address)], now);
     },
     async recordSuccess(account, address) {
-      await clearFailures(db, LIMITS[0]!.scope(account, address));
+      await clearEvents(db, LIMITS[0]!.scope(account, address));
     },
   };
 }
