@@ -198,6 +198,10 @@ async function createPostgresDialect(url: string, settings: PoolSettings): Promi
   // An idle client whose server went away (restart, failover) emits 'error'; unhandled, that would
   // crash the process. The pool drops the client and opens a new one for the next query.
   pool.on('error', (error) => settings.onIdleError(error));
+  // A client in use loses its connection the same way, between two queries of a transaction, when
+  // the pool is not listening to it. The query in flight, or the next one, fails with the error
+  // already (503) and the pool drops the client on release; unheard, the event would crash the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new PostgresDialect({ pool });
 }
 

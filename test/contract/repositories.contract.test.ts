@@ -604,7 +604,7 @@ for (const dialect of DIALECTS) {
           onIdleError: (error) => idleErrors.push(error),
         });
         try {
-          const id = await backendId(victim);
+          const id = await backendId(victim.db, dialect.name);
           await killBackend(db, dialect.name, id);
           await new Promise((resolve) => setTimeout(resolve, 200));
           // The dead connection is either dropped already or fails as unavailable (how often depends on
@@ -617,7 +617,26 @@ for (const dialect of DIALECTS) {
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
           expect(Number((answer as { rows: { one: number }[] }).rows[0]?.one)).toBe(1);
-          expect(await backendId(victim)).not.toBe(id);
+          expect(await backendId(victim.db, dialect.name)).not.toBe(id);
+        } finally {
+          await victim.close();
+        }
+      });
+
+      it('a connection killed while a transaction holds it fails that transaction as unavailable; the process survives', async () => {
+        const victim = await openDatabase(database.url, { poolSize: 1 });
+        try {
+          let killed = -1;
+          const error = await inTransaction(victim.db, async (trx) => {
+            killed = await backendId(trx, dialect.name);
+            await killBackend(db, dialect.name, killed);
+            // The driver sees the connection end while no query of its own is running on it.
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            await sql`select 1`.execute(trx);
+          }).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(Error);
+          expect(isDatabaseUnavailable(error)).toBe(true);
+          expect(await backendId(victim.db, dialect.name)).not.toBe(killed);
         } finally {
           await victim.close();
         }
@@ -631,12 +650,13 @@ const isTrue = (result: PromiseSettledResult<boolean> | undefined): boolean =>
 const isFalse = (result: PromiseSettledResult<boolean> | undefined): boolean =>
   result?.status === 'fulfilled' && !result.value;
 
-async function backendId(database: Database): Promise<number> {
+/** The server's id of the connection `db` runs on (a transaction's, or any of the pool's). */
+async function backendId(db: Executor, dialect: Database['dialect']): Promise<number> {
   const query =
-    database.dialect === 'mysql'
+    dialect === 'mysql'
       ? sql<{ id: number }>`select connection_id() as id`
       : sql<{ id: number }>`select pg_backend_pid() as id`;
-  const { rows } = await query.execute(database.db);
+  const { rows } = await query.execute(db);
   return Number(rows[0]?.id);
 }
 
