@@ -67,15 +67,6 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       return (await client.json<{ removed: number }>({ method: 'DELETE', path: `${user(userId)}/images` })).removed;
     },
 
-    async ownerOf(imageId) {
-      const answer = await client.json<{ ownerId: string | null }>({
-        method: 'GET',
-        path: `/internal/images/${encodeURIComponent(imageId)}/owner`,
-        retry: true,
-      });
-      return answer.ownerId ?? undefined;
-    },
-
     describe,
 
     async open(userId, imageId, variant, options = {}): Promise<MediaResponse | NotModified> {

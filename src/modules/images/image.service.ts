@@ -27,7 +27,7 @@ import { appendEvents, type StorageEvent } from '../usage/storage-event.reposito
 import { reserveTransfer, transferOfDay } from '../usage/transfer.repository.js';
 import { cleanFilename } from './filename.js';
 import * as images from './image.repository.js';
-import type { MediaUrlSigner, Variant } from './media-url.js';
+import { isImageId, type MediaUrlSigner, type Variant } from './media-url.js';
 import { removeTempFile, stageToTempFile, type StagedFile } from './upload-staging.js';
 
 export interface ImageDto {
@@ -99,8 +99,6 @@ export interface ImageService {
   remove(userId: string, imageId: string): Promise<void>;
   /** Removes every image of an account (objects and rows), before the account itself is deleted. */
   removeAll(userId: string): Promise<number>;
-  /** The owner of an image, to check a signed URL against; undefined when there is no such image. */
-  ownerOf(imageId: string): Promise<string | undefined>;
   /**
    * Opens one variant for sending, counting original and preview bytes against the daily transfer
    * quota (thumbnails are free, so the gallery always renders). One image lookup decides everything:
@@ -394,11 +392,6 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       return rows.length;
     },
 
-    async ownerOf(imageId) {
-      if (!isImageId(imageId)) return undefined;
-      return (await images.findImageById(db, imageId))?.owner_id;
-    },
-
     async describe(userId, imageId, variant) {
       const row = await findOrThrow(userId, imageId);
       return { etag: etag(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
@@ -490,9 +483,6 @@ const variantSize = (row: images.ImageRow, variant: Variant): number =>
 
 const contentTypeOf = (row: images.ImageRow, variant: Variant): string =>
   variant === 'original' ? row.media_type : DERIVATIVE_TYPE;
-
-const IMAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const isImageId = (id: string): boolean => IMAGE_ID.test(id);
 
 function describe(batch: Prepared[]): string {
   return batch.length === 1 ? `"${batch[0]!.filename}"` : `these ${batch.length} files`;

@@ -5,6 +5,11 @@ import { AppError } from '../../lib/app-error.js';
 export const VARIANTS = ['original', 'preview', 'thumbnail'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
+const IMAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether `id` has the shape of an image id (a lower-case UUID); anything else names no image. */
+export const isImageId = (id: string): boolean => IMAGE_ID.test(id);
+
 export interface MediaUrlSigner {
   /** A same-origin URL that loads one variant of one image without any header, until it expires. */
   url(ownerId: string, imageId: string, variant: Variant, options?: { download?: boolean }): string;

@@ -6,7 +6,7 @@ import { contentDisposition, etagMatches, parseRange } from '../../http/media-he
 import { errors, ImageSchema, UploadedImageSchema } from '../../http/schemas.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
-import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
+import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 // No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
@@ -195,15 +195,15 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     variant: Variant,
     query: MediaQuery,
   ): Promise<string> {
+    if (!isImageId(imageId)) throw notFound();
     const token = bearerToken(request);
     if (token) return (await auth.authenticate(token)).userId;
     if (query.sig === undefined || query.exp === undefined) {
       throw unauthorized('This image needs a signed link or an Authorization: Bearer token.');
     }
-    // The signature covers the owner, so `u` needs no lookup; links signed before it was in the URL
-    // still work, at the cost of one.
-    const owner = query.u ?? (await images.ownerOf(imageId));
-    if (!owner) throw notFound();
+    // The signature covers the owner, who rides along as `u`, so checking it needs no lookup. A link
+    // without `u` matches no signature.
+    const owner = query.u ?? '';
     mediaUrls.check(owner, imageId, variant, query.exp, query.sig);
     return owner;
   }

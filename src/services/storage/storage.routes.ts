@@ -84,12 +84,6 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
   });
 
   app.get(
-    '/internal/images/:imageId/owner',
-    { schema: { params: Type.Object({ imageId: Type.String({ maxLength: 64 }) }) } },
-    async (request) => ({ ownerId: (await images.ownerOf((request.params as { imageId: string }).imageId)) ?? null }),
-  );
-
-  app.get(
     '/internal/users/:userId/images/:imageId/:variant/meta',
     { schema: { params: VariantParams } },
     async (request): Promise<VariantInfo> => {
