@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -265,7 +267,10 @@ describe('pod mode › a service goes away', () => {
       body,
       duplex: 'half',
     } as RequestInit);
-    while (sent < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+    // The SIGTERMs arrive once the storage service is staging the body, half of it still to come.
+    const staging = path.join(pod.dataDir, 'tmp');
+    const isStaging = async () => (await readdir(staging).catch(() => [])).some((name) => name.endsWith('.upload'));
+    while (!(await isStaging())) await new Promise((resolve) => setTimeout(resolve, 20));
     const exits = SERVICE_NAMES.map((service) => stopProcess(pod.processes[service], 25_000));
 
     const response = await upload;
