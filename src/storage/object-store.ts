@@ -14,6 +14,14 @@ export interface ByteRange {
   end: number;
 }
 
+/** Throws a RangeError for a range no store can serve: not whole numbers, negative, or end before start. */
+export function assertRange(range: ByteRange): void {
+  const whole = Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end);
+  if (!whole || range.start < 0 || range.end < range.start) {
+    throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
+  }
+}
+
 export interface PutOptions {
   contentType?: string;
   /** Size in bytes when known up front; drivers may use it to pick single-shot vs multipart upload. */

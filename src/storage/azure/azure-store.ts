@@ -3,6 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
 import {
+  assertRange,
   ObjectNotFoundError,
   StoreUnavailableError,
   type ByteRange,
@@ -89,13 +90,6 @@ function translate(err: unknown, what: string): unknown {
     });
   }
   return err;
-}
-
-function assertRange(range: ByteRange): void {
-  if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0) {
-    throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
-  }
-  if (range.end < range.start) throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
 }
 
 /**

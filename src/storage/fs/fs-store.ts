@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 
 import {
+  assertRange,
   ObjectNotFoundError,
   StoreUnavailableError,
   type ByteRange,
@@ -64,13 +65,6 @@ function translate(err: unknown, what: string): unknown {
     return new StoreUnavailableError(`file store ${what} failed (${code})`, { cause: err });
   }
   return err;
-}
-
-function assertRange(range: ByteRange): void {
-  if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0) {
-    throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
-  }
-  if (range.end < range.start) throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
 }
 
 /** fsync of a directory makes a rename durable; some network filesystems refuse it, which we accept. */

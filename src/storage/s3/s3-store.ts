@@ -14,6 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 
 import {
+  assertRange,
   ObjectNotFoundError,
   StoreUnavailableError,
   type ByteRange,
@@ -192,13 +193,6 @@ function exactRange(body: Readable, contentRange: string | undefined, range: Byt
   return Readable.from(sliceBytes(body, range.start - servedStart, range.end - range.start + 1), {
     objectMode: false,
   });
-}
-
-function assertRange(range: ByteRange): void {
-  if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0) {
-    throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
-  }
-  if (range.end < range.start) throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
 }
 
 /**
