@@ -27,9 +27,13 @@ export function createEventBatcher(
   const { intervalMs = 1000, maxBatch = 500, onError = () => undefined } = options;
   let queue: StorageEvent[] = [];
   let writing: Promise<void> = Promise.resolve();
+  /** A flush queued behind the one writing, not started yet: one is enough, however often asked. */
+  let waiting: Promise<void> | undefined;
 
   const flush = (): Promise<void> => {
-    writing = writing.then(async () => {
+    if (waiting) return waiting;
+    waiting = writing.then(async () => {
+      waiting = undefined;
       while (queue.length > 0) {
         const batch = queue.slice(0, maxBatch);
         try {
@@ -42,7 +46,8 @@ export function createEventBatcher(
         }
       }
     });
-    return writing;
+    writing = waiting;
+    return waiting;
   };
   const timer = setInterval(() => void flush(), intervalMs);
   timer.unref();
