@@ -96,6 +96,24 @@ describe('usage', () => {
 });
 
 describe('storage quota', () => {
+  it('storage quota › the same photo again with less room left than its size › answers the existing image, no 429', async () => {
+    const { token, userId } = await signedUpUser(server.client);
+    const data = await makePhoto({ seed: 950, width: 900, height: 600 });
+    const first = await server.client.upload(token, [{ name: 'a.jpg', data }]);
+    const used = (await storedState(server, userId)).storageUsed;
+    await setUserQuotas(server, userId, {
+      daily_transfer_bytes: 0,
+      storage_quota_bytes: used + Math.floor(data.length / 2),
+    });
+
+    const again = await server.client.upload(token, [{ name: 'a.jpg', data }]);
+
+    expect(again.status).toBe(200);
+    expect(again.body.images[0]).toMatchObject({ id: first.body.images[0]!.id, duplicate: true });
+    expect((await storedState(server, userId)).storageUsed).toBe(used);
+    await expectConsistent(userId);
+  });
+
   it('storage quota › an upload that does not fit › returns 429 naming the quota and numbers, and stores nothing', async () => {
     const { token, userId } = await signedUpUser(server.client);
     await setUserQuotas(server, userId, { daily_transfer_bytes: 0 });

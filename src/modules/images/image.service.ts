@@ -134,6 +134,11 @@ export const objectKey = (row: Pick<images.ImageRow, 'object_prefix'>, variant: 
 interface Prepared {
   staged: StagedFile;
   filename: string;
+  /** Undefined for bytes the account already has: nothing new to decode or store. */
+  decoded?: Decoded;
+}
+
+interface Decoded {
   probed: ProbedImage;
   derivatives: Derivatives;
 }
@@ -189,25 +194,35 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         `your ${amount(quota)} are free. Delete some photos to make room.`,
     );
 
-  async function prepare(part: UploadPart): Promise<Prepared> {
+  /** Stages one file and, unless the account has these bytes already, checks and decodes it. */
+  async function prepare(userId: string, part: UploadPart): Promise<Prepared> {
     const filename = cleanFilename(part.filename);
     const staged = await stageToTempFile(part.stream, tmpDir);
     try {
       if (staged.size === 0) throw new AppError('invalid_image', 400, `"${filename}" is empty.`);
-      const probed = await probeImage(staged.path, maxPixels);
-      const derivatives = await makeDerivatives(staged.path, maxPixels);
-      return { staged, filename, probed, derivatives };
+      const known = await images.findBySha256(db, userId, staged.sha256);
+      return { staged, filename, decoded: known ? undefined : await decode(staged, filename) };
     } catch (error) {
       await removeTempFile(staged.path);
-      if (error instanceof ImageRejectedError) throw rejectionError(filename, error);
       throw error;
+    }
+  }
+
+  async function decode(staged: StagedFile, filename: string): Promise<Decoded> {
+    try {
+      return {
+        probed: await probeImage(staged.path, maxPixels),
+        derivatives: await makeDerivatives(staged.path, maxPixels),
+      };
+    } catch (error) {
+      throw error instanceof ImageRejectedError ? rejectionError(filename, error) : error;
     }
   }
 
   /** Writes the objects of new images, then records them all in one transaction with the quotas. */
   async function commit(user: UserRow, batch: Prepared[]): Promise<UploadedImageDto[]> {
     const results: UploadedImageDto[] = [];
-    const fresh: { row: images.ImageRow; item: Prepared }[] = [];
+    const fresh: { row: images.ImageRow; item: Prepared; derivatives: Derivatives }[] = [];
     const seen = new Map<string, images.ImageRow>();
     const at = now();
     for (const item of batch) {
@@ -217,42 +232,44 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         results.push({ ...toDto(existing), duplicate: true });
         continue;
       }
+      // Known when staged, deleted since: decode it now after all.
+      const { probed, derivatives } = item.decoded ?? (await decode(item.staged, item.filename));
       const id = newId();
       const row: images.ImageRow = {
         id,
         owner_id: user.id,
         sha256: item.staged.sha256,
         filename: item.filename,
-        media_type: item.probed.mediaType,
+        media_type: probed.mediaType,
         original_bytes: item.staged.size,
-        thumbnail_bytes: item.derivatives.thumbnail.length,
-        preview_bytes: item.derivatives.preview.length,
-        width: item.probed.width,
-        height: item.probed.height,
-        orientation: item.probed.orientation,
-        taken_at: item.probed.takenAt ?? at,
+        thumbnail_bytes: derivatives.thumbnail.length,
+        preview_bytes: derivatives.preview.length,
+        width: probed.width,
+        height: probed.height,
+        orientation: probed.orientation,
+        taken_at: probed.takenAt ?? at,
         uploaded_at: at,
         object_prefix: `${user.id}/${id}/`,
       };
       seen.set(item.staged.sha256, row);
-      fresh.push({ row, item });
+      fresh.push({ row, item, derivatives });
       results.push({ ...toDto(row), duplicate: false });
     }
 
     const written: string[] = [];
     try {
-      for (const { row, item } of fresh) {
+      for (const { row, item, derivatives } of fresh) {
         const original = objectKey(row, 'original');
         written.push(original);
         const options = { size: row.original_bytes, contentType: row.media_type };
         // The staged file is already on disk: a store that can take it as it is (linked, not copied) does.
         if (store.putFile) await store.putFile(original, item.staged.path, options);
         else await store.put(original, createReadStream(item.staged.path), options);
-        const derivatives: [Variant, Buffer][] = [
-          ['thumbnail', item.derivatives.thumbnail],
-          ['preview', item.derivatives.preview],
+        const bodies: [Variant, Buffer][] = [
+          ['thumbnail', derivatives.thumbnail],
+          ['preview', derivatives.preview],
         ];
-        for (const [variant, body] of derivatives) {
+        for (const [variant, body] of bodies) {
           const key = objectKey(row, variant);
           written.push(key);
           await store.put(key, body, { size: body.length, contentType: DERIVATIVE_TYPE });
@@ -340,10 +357,11 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const batch: Prepared[] = [];
       try {
         for await (const part of parts) {
-          batch.push(await prepare(part));
+          batch.push(await prepare(user.id, part));
           // Fail fast on an obviously full account, before decoding the rest; the transaction decides.
+          // Bytes the account already has take no room.
           const quota = storageQuotaOf(user, quotas);
-          const pending = batch.reduce((sum, item) => sum + item.staged.size, 0);
+          const pending = batch.reduce((sum, item) => sum + (item.decoded ? item.staged.size : 0), 0);
           if (quota > 0 && user.storage_used_bytes + pending > quota) {
             throw storageExceeded(quota, user.storage_used_bytes, pending, describe(batch));
           }
