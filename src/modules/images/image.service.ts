@@ -316,7 +316,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     return results;
   }
 
-  async function removeRow(userId: string, row: images.ImageRow): Promise<void> {
+  /** Deletes an image's row, frees its storage, then its objects; false when the row was gone already. */
+  async function removeRow(userId: string, row: images.ImageRow): Promise<boolean> {
     const at = now();
     const deleted = await inTransaction(db, async (trx) => {
       if (!(await images.deleteImageRow(trx, userId, row.id))) return false;
@@ -324,11 +325,12 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       await appendEvents(trx, objectEvents(row, at, 'delete', 204));
       return true;
     });
-    if (!deleted) throw notFound();
+    if (!deleted) return false;
     // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
     await Promise.allSettled(
       (['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))),
     );
+    return true;
   }
 
   async function findOrThrow(userId: string, imageId: string): Promise<images.ImageRow> {
@@ -401,13 +403,14 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     },
 
     async remove(userId, imageId) {
-      await removeRow(userId, await findOrThrow(userId, imageId));
+      if (!(await removeRow(userId, await findOrThrow(userId, imageId)))) throw notFound();
     },
 
     async removeAll(userId) {
-      const rows = await images.listAllOfOwner(db, userId);
-      for (const row of rows) await removeRow(userId, row);
-      return rows.length;
+      // An image deleted meanwhile (another tab) is simply not counted.
+      let removed = 0;
+      for (const row of await images.listAllOfOwner(db, userId)) if (await removeRow(userId, row)) removed += 1;
+      return removed;
     },
 
     async describe(userId, imageId, variant) {
