@@ -390,7 +390,7 @@ const internalToken = (config: Readonly<Config>): Promise<string> =>
   config.internalToken ? Promise.resolve(config.internalToken) : loadOrCreateSecret(config.dataDir, 'internal.token');
 
 /** Orphans are only removed once older than this: long enough for any upload still in flight. */
-const SWEEP_SAFETY_WINDOW_MS = 60 * 60 * 1000;
+export const SWEEP_SAFETY_WINDOW_MS = 60 * 60 * 1000;
 
 function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
   if (config.sweepIntervalSeconds === 0) return undefined;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { createCore, type PixaCore } from '../app.js';
+import { createCore, SWEEP_SAFETY_WINDOW_MS, type PixaCore } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -26,24 +26,63 @@ export async function runAdminCommand(command: string, args: string[], flags: Fl
     }
     return 0;
   }
-  const core = await createCore(config);
+  // The command and its arguments are checked before anything is opened: a typo gets the usage.
+  let action: Action | undefined;
   try {
-    const [sub, name] = args;
-    if (command === 'user' && sub === 'create' && name) return await createUser(core, name, flags);
-    if (command === 'user' && sub === 'list') return await listUsers(core);
-    if (command === 'user' && sub === 'set-quota' && name) return await setQuota(core, name, flags);
-    if (command === 'user' && sub === 'delete' && name) return await deleteUser(core, name);
-    if (command === 'storage' && sub === 'sweep') {
-      const report = await sweepOrphans(core.database.db, core.store, 60 * 60 * 1000);
-      for (const key of report.orphans) out(`removed ${key}`);
-      out(`removed ${report.orphans.length} orphaned objects and ${report.incomplete} incomplete uploads`);
-      return 0;
-    }
+    action = adminAction(command, args, flags);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`pixa: ${error.message}\n`);
+    return 2;
+  }
+  if (!action) {
     process.stderr.write(usage);
     return 2;
+  }
+  const core = await createCore(config);
+  try {
+    return await action(core);
   } finally {
     await core.close();
   }
+}
+
+type Action = (core: PixaCore) => Promise<number>;
+
+/** A mistake in the command line, told to the administrator without a stack trace. */
+class UsageError extends Error {}
+
+function adminAction(command: string, args: string[], flags: Flags): Action | undefined {
+  const [sub, name] = args;
+  if (command === 'user' && sub === 'create' && name) return (core) => createUser(core, name, flags);
+  if (command === 'user' && sub === 'list') return listUsers;
+  if (command === 'user' && sub === 'set-quota' && name) {
+    const storage = quotaBytes(flags['storage-mb']);
+    const transfer = quotaBytes(flags['transfer-mb']);
+    if (storage === undefined && transfer === undefined) throw new UsageError('give --storage-mb and/or --transfer-mb');
+    return (core) => setQuota(core, name, storage, transfer);
+  }
+  if (command === 'user' && sub === 'delete' && name) return (core) => deleteUser(core, name);
+  if (command === 'storage' && sub === 'sweep') return sweep;
+  return undefined;
+}
+
+/** A quota flag in MB as bytes; null for "default"; undefined when not given. */
+function quotaBytes(raw: string | undefined): number | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'default') return null;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`a quota is a number of MB (0 = unlimited) or "default", not "${raw}"`);
+  }
+  return Math.round(value * MB);
+}
+
+async function sweep(core: PixaCore): Promise<number> {
+  const report = await sweepOrphans(core.database.db, core.store, SWEEP_SAFETY_WINDOW_MS);
+  for (const key of report.orphans) out(`removed ${key}`);
+  out(`removed ${report.orphans.length} orphaned objects and ${report.incomplete} incomplete uploads`);
+  return 0;
 }
 
 async function createUser(core: PixaCore, name: string, flags: Flags): Promise<number> {
@@ -76,19 +115,14 @@ async function listUsers(core: PixaCore): Promise<number> {
   return 0;
 }
 
-async function setQuota(core: PixaCore, name: string, flags: Flags): Promise<number> {
+async function setQuota(
+  core: PixaCore,
+  name: string,
+  storage: number | null | undefined,
+  transfer: number | null | undefined,
+): Promise<number> {
   const user = await users.findUserByKey(core.database.db, usernameKey(name));
   if (!user) return fail(`no account named ${name}`);
-  const parse = (raw: string | undefined): number | null | undefined => {
-    if (raw === undefined) return undefined;
-    if (raw === 'default') return null;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) throw new Error(`quota must be a number of MB or "default", got ${raw}`);
-    return Math.round(value * MB);
-  };
-  const storage = parse(flags['storage-mb']);
-  const transfer = parse(flags['transfer-mb']);
-  if (storage === undefined && transfer === undefined) return fail('give --storage-mb and/or --transfer-mb');
   await users.updateQuotas(core.database.db, user.id, {
     ...(storage !== undefined && { storage_quota_bytes: storage }),
     ...(transfer !== undefined && { daily_transfer_bytes: transfer }),

@@ -16,18 +16,16 @@ const USAGE = `Usage: pixa <command>
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      services: { type: 'string' },
-      admin: { type: 'boolean' },
-      password: { type: 'string' },
-      'storage-mb': { type: 'string' },
-      'transfer-mb': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (error) {
+    // An unknown option or a flag without its value: say which, then how to call.
+    if (!String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw error;
+    process.stderr.write(`pixa: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const [command = 'help', ...rest] = positionals;
   if (values.help || command === 'help') {
     process.stdout.write(USAGE);
@@ -47,4 +45,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      services: { type: 'string' },
+      admin: { type: 'boolean' },
+      password: { type: 'string' },
+      'storage-mb': { type: 'string' },
+      'transfer-mb': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
