@@ -141,16 +141,25 @@ export function loadConfig(source: Env = process.env, overrides: Env = {}): Read
     const value = env[name]?.trim();
     return value ? value : undefined;
   };
-  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  const number = (
+    name: string,
+    fallback: number,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+    whole = false,
+  ): number => {
     const raw = str(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max) {
-      problems.push(`${name}=${raw} must be a number from ${min} to ${max}`);
+    if (!Number.isFinite(value) || value < min || value > max || (whole && !Number.isInteger(value))) {
+      problems.push(`${name}=${raw} must be a ${whole ? 'whole ' : ''}number from ${min} to ${max}`);
       return fallback;
     }
     return value;
   };
+  /** Counts and ports: whole numbers only. */
+  const int = (name: string, fallback: number, min: number, max?: number): number =>
+    number(name, fallback, min, max, true);
   const bool = (name: string, fallback: boolean): boolean => {
     const raw = str(name)?.toLowerCase();
     if (raw === undefined) return fallback;
@@ -216,24 +225,24 @@ export function loadConfig(source: Env = process.env, overrides: Env = {}): Read
     azureConnectionString,
     authSecretKey,
     authAlgorithm: oneOf('PIXA_AUTH_ALGORITHM', ['HS256', 'HS384', 'HS512'], 'HS256'),
-    tokenTtlSeconds: Math.round(int('PIXA_TOKEN_TTL_HOURS', 24, 0.01, 24 * 365) * 3600),
+    tokenTtlSeconds: Math.round(number('PIXA_TOKEN_TTL_HOURS', 24, 0.01, 24 * 365) * 3600),
     internalToken,
     signup: oneOf('PIXA_SIGNUP', ['open', 'closed'], 'open'),
     signupPerHour: int('PIXA_SIGNUP_PER_HOUR', 20, 0, 1_000_000),
-    maxUploadBytes: Math.round(int('PIXA_MAX_UPLOAD_MB', 50, 0.001, 10_000) * MB),
+    maxUploadBytes: Math.round(number('PIXA_MAX_UPLOAD_MB', 50, 0.001, 10_000) * MB),
     maxFilesPerUpload: int('PIXA_MAX_FILES_PER_UPLOAD', 20, 1, 1000),
     maxPixels: int('PIXA_MAX_PIXELS', 100_000_000, 1),
-    storageQuotaBytes: Math.round(int('PIXA_STORAGE_QUOTA_MB', 1000, 0) * MB),
-    dailyTransferBytes: Math.round(int('PIXA_DAILY_TRANSFER_MB', 25, 0) * MB),
-    cacheBytes: Math.round(int('PIXA_CACHE_MB', 64, 0, 100_000) * MB),
-    mediaUrlTtlSeconds: Math.round(int('PIXA_MEDIA_URL_TTL_MINUTES', 120, 1, 7 * 24 * 60) * 60),
-    requestTimeoutMs: Math.round(int('PIXA_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400) * 1000),
-    shutdownGraceMs: Math.round(int('PIXA_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000),
+    storageQuotaBytes: Math.round(number('PIXA_STORAGE_QUOTA_MB', 1000, 0) * MB),
+    dailyTransferBytes: Math.round(number('PIXA_DAILY_TRANSFER_MB', 25, 0) * MB),
+    cacheBytes: Math.round(number('PIXA_CACHE_MB', 64, 0, 100_000) * MB),
+    mediaUrlTtlSeconds: Math.round(number('PIXA_MEDIA_URL_TTL_MINUTES', 120, 1, 7 * 24 * 60) * 60),
+    requestTimeoutMs: Math.round(number('PIXA_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400) * 1000),
+    shutdownGraceMs: Math.round(number('PIXA_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000),
     trustProxy: bool('PIXA_TRUST_PROXY', false),
     logLevel: oneOf('PIXA_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
     logFile: str('PIXA_LOG_FILE'),
-    logMaxBytes: Math.round(int('PIXA_LOG_MAX_MB', 10, 0.01, 100_000) * MB),
-    sweepIntervalSeconds: int('PIXA_SWEEP_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60,
+    logMaxBytes: Math.round(number('PIXA_LOG_MAX_MB', 10, 0.01, 100_000) * MB),
+    sweepIntervalSeconds: Math.round(number('PIXA_SWEEP_INTERVAL_MINUTES', 60, 0, 7 * 24 * 60) * 60),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ ...config, ports: Object.freeze(config.ports), services: Object.freeze(config.services) });
@@ -256,9 +265,10 @@ function parseServices(raw: string | undefined, problems: string[]): ServiceName
 function legacyMysqlUrl(env: Env): string | undefined {
   const host = env.PIX_DB_HOST?.trim();
   if (!host) return undefined;
-  const user = encodeURIComponent(env.PIX_DB_USER?.trim() ?? 'root');
+  // Set but empty, as manifests often leave them, means the default too.
+  const user = encodeURIComponent(env.PIX_DB_USER?.trim() || 'root');
   const password = env.PIX_DB_PASSWORD ? `:${encodeURIComponent(env.PIX_DB_PASSWORD)}` : '';
-  const database = encodeURIComponent(env.PIX_DB_DATABASE?.trim() ?? 'pixa');
+  const database = encodeURIComponent(env.PIX_DB_DATABASE?.trim() || 'pixa');
   const hostPort = host.includes(':') ? host : `${host}:3306`;
   return `mysql://${user}${password}@${hostPort}/${database}`;
 }

@@ -76,3 +76,20 @@ describe('config › logs', () => {
     expect(() => loadConfig({ PIXA_LOG_MAX_MB: 'lots' })).toThrow(/PIXA_LOG_MAX_MB=lots/);
   });
 });
+
+describe('config › numbers', () => {
+  test('a count or a port must be whole; sizes and times may be fractions', () => {
+    expect(() => loadConfig({ PIXA_AUTH_PORT: '5000.5' })).toThrow(/PIXA_AUTH_PORT=5000.5 must be a whole number/);
+    expect(() => loadConfig({ PIXA_DB_POOL_SIZE: '2.5' })).toThrow(/PIXA_DB_POOL_SIZE=2.5 must be a whole number/);
+    const config = loadConfig({ PIXA_STORAGE_QUOTA_MB: '0.5', PIXA_SWEEP_INTERVAL_MINUTES: '0.25' });
+    expect(config.storageQuotaBytes).toBe(512 * 1024);
+    expect(config.sweepIntervalSeconds).toBe(15);
+  });
+});
+
+describe('config › the original Pixa’s MySQL variables', () => {
+  test('set but empty, the user and database fall back to their defaults', () => {
+    const config = loadConfig({ PIX_DB_HOST: 'db', PIX_DB_USER: '', PIX_DB_DATABASE: ' ', PIX_DB_PASSWORD: 's3cret' });
+    expect(config.databaseUrl).toBe('mysql://root:s3cret@db:3306/pixa');
+  });
+});
