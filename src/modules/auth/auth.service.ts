@@ -6,10 +6,11 @@ import type { DB } from '../../db/tables.js';
 import { AppError, unauthorized } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
 import { toIso } from '../../lib/time.js';
-import { checkNewPassword, checkUsername, usernameKey } from './credential-rules.js';
+import { checkNewPassword, checkUsername, USERNAME_PATTERN, usernameKey } from './credential-rules.js';
 import { createKeyedQueue, type LoginThrottle } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
 import * as sessions from './session.repository.js';
+import type { ActiveSession } from './session.repository.js';
 import type { TokenSigner } from './token.js';
 import * as users from './user.repository.js';
 
@@ -26,13 +27,8 @@ export interface SignIn {
   user: UserDto;
 }
 
-/** Who a verified token belongs to. */
-export interface Principal {
-  userId: string;
-  sessionId: string;
-  username: string;
-  role: 'user' | 'admin';
-}
+/** Who a request acts for: the session it came with and that session's user. */
+export type Principal = ActiveSession;
 
 export interface AuthService {
   /** `address` is the client's: accounts created from one address are limited per hour (the CLI gives none). */
@@ -122,7 +118,7 @@ export function createAuthService(deps: {
       const key = usernameKey(username.trim());
       const user = await oneAttemptAtATime(key, async () => {
         await throttle.check(key, address, now());
-        const found = USERNAME_SHAPE.test(key) ? await users.findUserByKey(db, key) : undefined;
+        const found = USERNAME_PATTERN.test(key) ? await users.findUserByKey(db, key) : undefined;
         const ok = await verifyPassword(found?.password_hash ?? (await decoyHash), password);
         if (!found || !ok) {
           await throttle.recordFailure(key, address, now());
@@ -176,8 +172,6 @@ export function createAuthService(deps: {
     },
   };
 }
-
-const USERNAME_SHAPE = /^[a-z0-9._-]{1,64}$/;
 
 const usernameTaken = (): AppError =>
   new AppError('username_taken', 409, 'That username is taken. Choose another one.');

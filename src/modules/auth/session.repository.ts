@@ -33,7 +33,10 @@ export async function revokeSession(db: Executor, id: string, now: number): Prom
     .execute();
 }
 
-/** Revokes every live session of a user except `keepId` (the one that changed the password). */
+/**
+ * Revokes every live session of a user, except `keepId` if given. A password change keeps none: its
+ * caller is handed a fresh session afterwards.
+ */
 export async function revokeUserSessions(db: Executor, userId: string, now: number, keepId?: string): Promise<void> {
   let query = db
     .updateTable('sessions')

@@ -6,6 +6,7 @@ import { errors } from '../../http/schemas.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
 import type { ImageDto } from '../../modules/images/image.service.js';
+import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 const MB = 1024 * 1024;
@@ -148,9 +149,11 @@ function imageIdOf(link: string): string {
   } catch {
     path = '';
   }
-  const match = /^\/api\/v1\/images\/([0-9a-f-]{36})\/(?:original|preview|thumbnail)$/.exec(path);
-  if (!match) throw new AppError('invalid_link', 400, 'This is not a Pixa image link.');
-  return match[1]!;
+  const [, id = '', variant = ''] = /^\/api\/v1\/images\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
+  if (!isImageId(id) || !VARIANTS.includes(variant as Variant)) {
+    throw new AppError('invalid_link', 400, 'This is not a Pixa image link.');
+  }
+  return id;
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;
