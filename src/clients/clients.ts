@@ -12,7 +12,8 @@ export interface AuthClient extends AuthService {
 }
 
 /** What the gateway asks of the storage service. */
-export interface StorageClient extends ImageService {
+/** What the gateway asks of the storage service; removing a whole account's images is the CLI's, in process. */
+export interface StorageClient extends Omit<ImageService, 'removeAll'> {
   /** Throws (a 503) when the storage service could not store a new account's photos right now. */
   checkReady(): Promise<void>;
 }

@@ -63,10 +63,6 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
 
     remove: (userId, imageId) => client.json<void>({ method: 'DELETE', path: image(userId, imageId) }),
 
-    async removeAll(userId) {
-      return (await client.json<{ removed: number }>({ method: 'DELETE', path: `${user(userId)}/images` })).removed;
-    },
-
     describe,
 
     async open(userId, imageId, variant, options = {}): Promise<MediaResponse | NotModified> {

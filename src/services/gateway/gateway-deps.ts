@@ -1,6 +1,6 @@
+import type { StorageClient } from '../../clients/clients.js';
 import type { Config } from '../../config/config.js';
 import type { AuthService } from '../../modules/auth/auth.service.js';
-import type { ImageService } from '../../modules/images/image.service.js';
 import type { MediaUrlSigner } from '../../modules/images/media-url.js';
 import type { UsageService } from '../../modules/usage/usage.service.js';
 
@@ -8,7 +8,7 @@ import type { UsageService } from '../../modules/usage/usage.service.js';
 export interface GatewayDeps {
   config: Readonly<Config>;
   auth: AuthService;
-  images: ImageService;
+  images: StorageClient;
   usage: UsageService;
   mediaUrls: MediaUrlSigner;
 }

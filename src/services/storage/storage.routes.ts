@@ -68,10 +68,6 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
     },
   );
 
-  app.delete('/internal/users/:userId/images', { schema: { params: UserParams } }, async (request) => ({
-    removed: await images.removeAll((request.params as { userId: string }).userId),
-  }));
-
   app.get('/internal/users/:userId/images/:imageId', { schema: { params: ImageParams } }, async (request) => {
     const { userId, imageId } = request.params as Ids;
     return images.get(userId, imageId);
