@@ -192,6 +192,33 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
     await context.close();
   });
 
+  test('a delete the server refuses is explained in the confirmation, and can be tried again', async () => {
+    const { context, page } = await newPage(chrome.browser, DESKTOP);
+    const photos = await threePhotos();
+    await page.goto(server.url);
+    await createAccount(page, newCredentials('refused'));
+    await page.locator('input[type=file]').setInputFiles([asFile(photos.may)]);
+    await waitForThumbnails(page, 1);
+    await page.locator('.tile').first().click();
+    const viewer = page.getByRole('dialog', { name: 'Photo viewer' });
+    await viewer.waitFor();
+
+    const refusal = { error: { code: 'service_unavailable', message: 'Photo storage is unavailable right now.' } };
+    await page.route('**/api/v1/images/*', (route) =>
+      route.request().method() === 'DELETE' ? route.fulfill({ status: 503, json: refusal }) : route.fallback(),
+    );
+    await viewer.getByRole('button', { name: 'Delete photo' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete this photo?' });
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => confirm.getByRole('alert').textContent()).toBe(refusal.error.message);
+    expect(await thumbnailNames(page)).toEqual([photos.may.name]);
+
+    await page.unroute('**/api/v1/images/*');
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
+    await context.close();
+  });
+
   test('a long gallery loads page by page and keeps only the rows near the screen in the page', async () => {
     const client = apiClient(server.url);
     const user = await signedUpUser(client, 'long');
