@@ -51,7 +51,9 @@ function parseRetryAfter(value: string | null): number | null {
 /** Turns a status and response text into an ApiError, whatever the body holds. */
 export function toApiError(status: number, bodyText: string, retryAfter: string | null): ApiError {
   let code = `http_${status}`;
-  let message = FALLBACK_MESSAGES[status] ?? FALLBACK_MESSAGES[status >= 500 ? 500 : 0] ?? 'Request failed.';
+  // Status 0 is a failed fetch; any other answer without a JSON error came from the server or a proxy.
+  const fallback = status >= 500 ? FALLBACK_MESSAGES[500] : status === 0 ? FALLBACK_MESSAGES[0] : undefined;
+  let message = FALLBACK_MESSAGES[status] ?? fallback ?? `The request was refused (HTTP ${status}).`;
   try {
     const body = JSON.parse(bodyText) as { error?: { code?: unknown; message?: unknown } };
     if (typeof body.error?.code === 'string') code = body.error.code;
