@@ -51,7 +51,7 @@ export function withSmallObjectCache(store: ObjectStore, options: SmallObjectCac
         await store.putFile!(key, file, putOptions);
       },
     }),
-    async get(key: string, range?: ByteRange) {
+    async get(key: string, range?: ByteRange, knownSize?: number) {
       const cached = range ? undefined : entries.get(key);
       if (cached) {
         // Most recently used goes to the end of the map's order.
@@ -59,8 +59,10 @@ export function withSmallObjectCache(store: ObjectStore, options: SmallObjectCac
         entries.set(key, cached);
         return Readable.from([cached]);
       }
-      const info = range ? undefined : await store.stat(key);
-      if (!info || info.size > options.maxObjectBytes) return store.get(key, range);
+      if (range) return store.get(key, range);
+      const size = knownSize ?? (await store.stat(key))?.size;
+      // Too large to keep (an original, most previews): read straight through, with no stat first.
+      if (size === undefined || size > options.maxObjectBytes) return store.get(key);
       const bytes = await buffer(await store.get(key));
       remember(key, bytes);
       return Readable.from([bytes]);

@@ -47,8 +47,12 @@ export interface ObjectStore {
    * implements it; callers fall back to `put` with a stream of the file.
    */
   putFile?(key: string, file: string, options?: PutOptions): Promise<void>;
-  /** A stream of the object's bytes, or of the inclusive range. Throws ObjectNotFoundError. */
-  get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * A stream of the object's bytes, or of the inclusive range. Throws ObjectNotFoundError.
+   * `knownSize`, when the caller has it (from the image row), spares a wrapper like the small object
+   * cache a `stat` to learn it; drivers ignore it.
+   */
+  get(key: string, range?: ByteRange, knownSize?: number): Promise<Readable>;
   /** Size and time of the object, or `undefined` when it does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Removes the object; removing a missing key is not an error. */

@@ -50,6 +50,25 @@ describe('small object cache over the file store', () => {
     expect((await buffer(await store.get('u/i/original', { start: 0, end: 2 }))).toString()).toBe('rep');
   });
 
+  it('given the size by the caller, it does not stat the object first', async () => {
+    let stats = 0;
+    const counted = withSmallObjectCache(
+      { ...backing, stat: (key) => ((stats += 1), backing.stat(key)) },
+      { maxBytes: 3000, maxObjectBytes: 1000 },
+    );
+    const big = randomBytes(5000);
+    await counted.put('u/i/original', big);
+    await counted.put('u/i/thumb.webp', Buffer.from('small'));
+
+    expect((await buffer(await counted.get('u/i/original', undefined, big.length))).equals(big)).toBe(true);
+    expect((await buffer(await counted.get('u/i/thumb.webp', undefined, 5))).toString()).toBe('small');
+    expect(stats).toBe(0);
+    await writeFile(path.join(root, 'u/i/thumb.webp'), 'other');
+    expect((await buffer(await counted.get('u/i/thumb.webp', undefined, 5))).toString()).toBe('small');
+    expect((await buffer(await counted.get('u/i/original'))).equals(big)).toBe(true);
+    expect(stats).toBe(1);
+  });
+
   it('drops the least recently used objects past its memory limit', async () => {
     for (const name of ['a', 'b', 'c', 'd']) {
       await store.put(`u/${name}/thumb.webp`, Buffer.alloc(900, name));

@@ -426,7 +426,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const length = range ? range.end - range.start + 1 : totalSize;
       const key = objectKey(row, variant);
       // A delete may remove the objects between the lookup above and this read: then it is not found.
-      const stream = await store.get(key, range).catch((error: unknown) => {
+      const stream = await store.get(key, range, totalSize).catch((error: unknown) => {
         throw error instanceof ObjectNotFoundError ? notFound() : error;
       });
       const at = now();
