@@ -13,7 +13,7 @@ import { createObjectStore } from '../../src/storage/create-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
-import { ensureBuilt, freePort, ROOT } from '../helpers/pod.js';
+import { ensureBuilt, freePort, freePortBlock, ROOT } from '../helpers/pod.js';
 
 const REPLICAS = 3;
 const USERS = 4;
@@ -388,22 +388,3 @@ async function logTails(runDir: string): Promise<string> {
 }
 
 const countMatches = (text: string, needle: string): number => text.split(needle).length - 1;
-
-/** The first port of `count` consecutive free ports. */
-async function freePortBlock(count: number): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const probes = await Promise.all(Array.from({ length: count }, (_, offset) => isFree(base + offset)));
-    if (probes.every(Boolean)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
-
-async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}

@@ -57,13 +57,20 @@ const handedOut = new Set<number>();
 
 /** A TCP port nothing listens on, from a range the OS does not hand out itself. */
 export async function freePort(): Promise<number> {
+  return freePortBlock(1);
+}
+
+/** The first of `count` consecutive such ports (a cluster gives each replica a block of its own). */
+export async function freePortBlock(count: number): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
-    const port = TEST_PORTS.first + Math.floor(Math.random() * TEST_PORTS.count);
-    if (handedOut.has(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
-    return port;
+    const first = TEST_PORTS.first + Math.floor(Math.random() * (TEST_PORTS.count - count));
+    const ports = Array.from({ length: count }, (_, offset) => first + offset);
+    if (ports.some((port) => handedOut.has(port))) continue;
+    if (!(await Promise.all(ports.map(canListen))).every(Boolean)) continue;
+    for (const port of ports) handedOut.add(port);
+    return first;
   }
-  throw new Error('no free port for a test server');
+  throw new Error(`no ${count} free ports in a row for test servers`);
 }
 
 /** Whether a server could listen on `port` (on every address, as the pod's internal services do). */
