@@ -1,10 +1,9 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
 
+import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, USERNAME_PATTERN } from '../../api/credential-rules.js';
 import { AppError } from '../../lib/app-error.js';
 
-export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{3,32}$/;
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
+export { USERNAME_PATTERN };
 
 /** The 1,000 most common passwords, from zxcvbn's ranked list (most common first). */
 const COMMON_PASSWORDS: ReadonlySet<string> = new Set(
@@ -22,7 +21,7 @@ export function checkUsername(username: string): void {
 }
 
 export function checkNewPassword(password: string, username?: string): void {
-  const length = [...password].length;
+  const length = passwordLength(password);
   if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
     throw new AppError('invalid_password', 400, `Password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long.`);
   }
