@@ -33,6 +33,7 @@ const HELP = `Usage: npm run bench -- [options]
   --json FILE         also write every figure as JSON
   --markdown          print the table as Markdown (for docs/BENCHMARKS.md)
   --keep              keep the temp directory (server logs, databases, profiles)
+  --compare DIR,DIR   serving: also measure the servers of these other built checkouts, in the same turns
 
 Environment: PIXA_TEST_MYSQL_URL and PIXA_TEST_POSTGRES_URL add MariaDB/MySQL and PostgreSQL runs
 (the benchmark creates and drops its own database on that server); PIXA_BENCH_CACHE moves the photo cache.
@@ -48,6 +49,7 @@ const { values: opts } = parseArgs({
     json: { type: 'string' },
     markdown: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -81,13 +83,14 @@ const profileDir = path.join(tmp, 'profiles');
 const ctx = {
   quick: opts.quick,
   logLevel: opts['log-level'],
+  compare: list(opts.compare).map((dir) => path.resolve(dir)),
   log,
   rows: [],
   results: {},
   tmp,
   photos: [],
   /** Starts a Pixa server for a section, under the CPU profiler when `--profile` names that section. */
-  async startPixa(section, { env = {}, name = section, args = [] } = {}) {
+  async startPixa(section, { env = {}, name = section, args = [], core, root } = {}) {
     const dataDir = await mkdtemp(path.join(tmp, `${name}-`));
     const logLevel = opts['log-level'] ? { PIXA_LOG_LEVEL: opts['log-level'] } : {};
     const profiled = list(opts.profile).includes(section);
@@ -98,6 +101,8 @@ const ctx = {
       name,
       args,
       cpuProfileDir: profiled ? profileDir : undefined,
+      core,
+      root,
     });
     return { ...server, section, profiled };
   },

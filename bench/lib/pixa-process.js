@@ -34,7 +34,7 @@ export function baseEnv(dataDir, port) {
 }
 
 /**
- * Starts one process and waits until `readyUrl` answers. The process logs to `<dataDir>/<name>.log`
+ * Starts one process (on one core when `core` is given) and waits until `readyUrl` answers. The process logs to `<dataDir>/<name>.log`
  * (at Pixa's default level unless the caller says otherwise), which is shown if it fails to start.
  */
 export async function startProcess({
@@ -45,6 +45,8 @@ export async function startProcess({
   dataDir,
   readyUrl,
   cpuProfileDir,
+  core,
+  cwd = ROOT,
   timeoutMs = 30_000,
 }) {
   await mkdir(dataDir, { recursive: true });
@@ -53,11 +55,17 @@ export async function startProcess({
   const nodeArgs = cpuProfileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
-  const child = spawn(command, [...nodeArgs, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', fd, fd],
-  });
+  // Pinned through taskset, which execs the command: the pid is the server's, its children inherit the core.
+  const argv = [...nodeArgs, ...args];
+  const child = spawn(
+    core === undefined ? command : '/usr/bin/taskset',
+    core === undefined ? argv : ['-c', String(core), command, ...argv],
+    {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', fd, fd],
+    },
+  );
   closeSync(fd);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const logTail = () => {
@@ -119,17 +127,22 @@ async function answers(url) {
   }
 }
 
-/** `node bin/pixa.js serve` on a free port with its own data directory (SQLite + file store by default). */
-export async function startPixa({ dataDir, env = {}, cpuProfileDir, name = 'pixa', args = [] }) {
+/**
+ * `node bin/pixa.js serve` on a free port with its own data directory (SQLite + file store by default),
+ * from this tree or from `root`, another built checkout (`--compare`).
+ */
+export async function startPixa({ dataDir, env = {}, cpuProfileDir, name = 'pixa', args = [], core, root = ROOT }) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = await startProcess({
     name,
-    args: [path.join(ROOT, 'bin', 'pixa.js'), 'serve', ...args],
+    args: [path.join(root, 'bin', 'pixa.js'), 'serve', ...args],
     env: { ...baseEnv(dataDir, port), ...env },
     dataDir,
     readyUrl: `${url}/healthz`,
     cpuProfileDir,
+    core,
+    cwd: root,
   });
   return { ...proc, url, port, dataDir };
 }

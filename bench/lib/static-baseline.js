@@ -10,11 +10,14 @@ import { freePort, startProcess } from './pixa-process.js';
 
 const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
 
+/** A path every baseline answers with an empty 204, the cheapest answer there is: the client's ceiling. */
+export const CEILING_PATH = '/__ceiling';
+
 /**
- * Serves `rootDir` over HTTP on 127.0.0.1. `probePath` must exist under it (used to know it is up).
- * Returns { url, label, stop() }.
+ * Serves `rootDir` over HTTP on 127.0.0.1, on one core when `core` is given. `probePath` must exist
+ * under it (used to know it is up). Returns { url, label, pid, stop() }.
  */
-export async function startStaticBaseline({ rootDir, workDir, probePath }) {
+export async function startStaticBaseline({ rootDir, workDir, probePath, core }) {
   const nginx = NGINX_PATHS.find((p) => existsSync(p));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -28,6 +31,7 @@ export async function startStaticBaseline({ rootDir, workDir, probePath }) {
       args: ['-p', workDir, '-c', conf, '-e', path.join(workDir, 'error.log')],
       dataDir: workDir,
       readyUrl: `${url}${probePath}`,
+      core,
     });
     return { url, label: 'nginx 1 worker, sendfile', pid: proc.pid, stop: proc.stop };
   }
@@ -37,6 +41,7 @@ export async function startStaticBaseline({ rootDir, workDir, probePath }) {
     args: [script, rootDir, String(port)],
     dataDir: workDir,
     readyUrl: `${url}${probePath}`,
+    core,
   });
   return {
     url,
@@ -48,7 +53,8 @@ export async function startStaticBaseline({ rootDir, workDir, probePath }) {
 
 /**
  * One worker process, as Pixa is one process; access log on, as nginx ships; keep-alive without a
- * request cap (nginx closes a connection after 1,000 requests by default, Node never does).
+ * request cap (nginx closes a connection after 1,000 requests by default, Node never does). The
+ * ceiling path answers 204 with no log line: what the client reaches there bounds every figure.
  */
 function nginxConfig({ rootDir, workDir, port }) {
   const user = process.getuid?.() === 0 ? 'user root;' : '';
@@ -72,6 +78,10 @@ http {
     root ${rootDir};
     location / {
       add_header Cache-Control "private, max-age=31536000, immutable";
+    }
+    location = ${CEILING_PATH} {
+      access_log off;
+      return 204;
     }
   }
 }

@@ -25,6 +25,10 @@ function load(urlPath) {
 
 http
   .createServer((request, response) => {
+    if (request.url === '/__ceiling') {
+      response.writeHead(204).end();
+      return;
+    }
     const file = load(request.url.split('?', 1)[0]);
     if (!file) {
       response.writeHead(404).end();
