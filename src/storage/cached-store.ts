@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 
+import { LRUCache } from 'lru-cache';
+
 import type { ByteRange, ObjectStore, PutOptions } from './object-store.js';
 
 export interface SmallObjectCacheOptions {
@@ -16,59 +18,39 @@ export interface SmallObjectCacheOptions {
  * cannot leave a stale answer, because every read is preceded by the image row's lookup.
  */
 export function withSmallObjectCache(store: ObjectStore, options: SmallObjectCacheOptions): ObjectStore {
-  const entries = new Map<string, Buffer>();
-  let held = 0;
-
-  const forget = (key: string) => {
-    const bytes = entries.get(key);
-    if (bytes) {
-      held -= bytes.length;
-      entries.delete(key);
-    }
-  };
-  const remember = (key: string, bytes: Buffer) => {
-    if (bytes.length > options.maxObjectBytes || bytes.length > options.maxBytes) return;
-    forget(key);
-    entries.set(key, bytes);
-    held += bytes.length;
-    for (const [oldest, old] of entries) {
-      if (held <= options.maxBytes) break;
-      held -= old.length;
-      entries.delete(oldest);
-    }
-  };
+  const entries = new LRUCache<string, Buffer>({
+    maxSize: options.maxBytes,
+    maxEntrySize: Math.min(options.maxObjectBytes, options.maxBytes),
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
+  });
 
   return {
     ...store,
     kind: store.kind,
     async put(key: string, body: Readable | Buffer, putOptions?: PutOptions) {
-      forget(key);
+      entries.delete(key);
       await store.put(key, body, putOptions);
     },
     ...(store.putFile && {
       async putFile(key: string, file: string, putOptions?: PutOptions) {
-        forget(key);
+        entries.delete(key);
         await store.putFile!(key, file, putOptions);
       },
     }),
     async get(key: string, range?: ByteRange, knownSize?: number) {
       const cached = range ? undefined : entries.get(key);
-      if (cached) {
-        // Most recently used goes to the end of the map's order.
-        entries.delete(key);
-        entries.set(key, cached);
-        return Readable.from([cached]);
-      }
+      if (cached) return Readable.from([cached]);
       if (range) return store.get(key, range);
       const size = knownSize ?? (await store.stat(key))?.size;
       // Too large to keep (an original, most previews): read straight through, with no stat first.
       if (size === undefined || size > options.maxObjectBytes) return store.get(key);
       const bytes = await buffer(await store.get(key));
-      remember(key, bytes);
+      // The cache itself refuses an entry larger than maxObjectBytes or the whole budget.
+      entries.set(key, bytes);
       return Readable.from([bytes]);
     },
     async delete(key: string) {
-      forget(key);
+      entries.delete(key);
       await store.delete(key);
     },
     stat: (key) => store.stat(key),
