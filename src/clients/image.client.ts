@@ -1,19 +1,11 @@
-import type {
-  ImageDto,
-  ImagePage,
-  MediaResponse,
-  NotModified,
-  UploadedImageDto,
-  VariantInfo,
-} from '../modules/images/image.service.js';
+import type { Image, ImagePage, UploadedImage } from '../api/images.js';
+import { MEDIA_HEADERS } from '../api/internal.js';
+import type { MediaResponse, NotModified, VariantInfo } from '../modules/images/image.service.js';
 import type { Variant } from '../modules/images/media-url.js';
 import type { ByteRange } from '../storage/object-store.js';
 import type { StorageClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
 import { multipartBody } from './multipart-body.js';
-
-/** Headers of an internal media answer that the public one does not carry as such. */
-export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa-filename' } as const;
 
 /**
  * The storage service over HTTP (pod mode). Uploads are re-encoded as a streamed multipart body and
@@ -37,7 +29,7 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       // can come after the first file) or the upload's own stream failed.
       const abort = new AbortController();
       try {
-        const answer = await client.json<{ images: UploadedImageDto[] }>({
+        const answer = await client.json<{ images: UploadedImage[] }>({
           method: 'POST',
           path: `${user(userId)}/images`,
           body: body.stream,
@@ -59,7 +51,7 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
     list: (userId, limit, cursor) =>
       client.json<ImagePage>({ method: 'GET', path: `${user(userId)}/images`, query: { limit, cursor }, retry: true }),
 
-    get: (userId, imageId) => client.json<ImageDto>({ method: 'GET', path: image(userId, imageId), retry: true }),
+    get: (userId, imageId) => client.json<Image>({ method: 'GET', path: image(userId, imageId), retry: true }),
 
     remove: (userId, imageId) => client.json<void>({ method: 'DELETE', path: image(userId, imageId) }),
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { UserDto } from '../../src/modules/auth/auth.service.js';
-import type { ImageDto } from '../../src/modules/images/image.service.js';
+import type { Image as ImageDto } from '../../src/api/images.js';
 import type { StorageUsage, TransferUsage } from '../../src/modules/usage/usage.service.js';
 
 export interface UploadFile {

@@ -2,8 +2,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 import { AppError } from '../../lib/app-error.js';
 
-export const VARIANTS = ['original', 'preview', 'thumbnail'] as const;
-export type Variant = (typeof VARIANTS)[number];
+import type { Variant } from '../../api/images.js';
+
+export { VARIANTS, type Variant } from '../../api/images.js';
 
 const IMAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -5,7 +5,7 @@ import { principalOf, requireUser } from '../../http/auth-hook.js';
 import { errors } from '../../http/schemas.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
-import type { ImageDto } from '../../modules/images/image.service.js';
+import type { Image } from '../../api/images.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -38,7 +38,7 @@ export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
       usage.storage(userId),
       usage.transfer(userId),
       (async () => {
-        const all: ImageDto[] = [];
+        const all: Image[] = [];
         let cursor: string | undefined;
         do {
           const page = await images.list(userId, 200, cursor);

@@ -1,0 +1,58 @@
+import { Type, type Static } from 'typebox';
+
+/** The sizes an image is served in. */
+export const VARIANTS = ['original', 'preview', 'thumbnail'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export const ImageSchema = Type.Object({
+  id: Type.String(),
+  filename: Type.String(),
+  mediaType: Type.String(),
+  size: Type.Integer({ description: 'Bytes of the original.' }),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  takenAt: Type.String({ format: 'date-time' }),
+  uploadedAt: Type.String({ format: 'date-time' }),
+  urls: Type.Object({
+    thumbnail: Type.String(),
+    preview: Type.String(),
+    original: Type.String(),
+    download: Type.String(),
+  }),
+});
+/** One image as the API shows it: metadata and signed media URLs. */
+export type Image = Static<typeof ImageSchema>;
+
+export const UploadedImageSchema = Type.Intersect([
+  ImageSchema,
+  Type.Object({
+    duplicate: Type.Boolean({ description: 'True when these exact bytes were already in the account.' }),
+  }),
+]);
+export type UploadedImage = Static<typeof UploadedImageSchema>;
+
+export const UploadResultSchema = Type.Object({ images: Type.Array(UploadedImageSchema) });
+export type UploadResult = Static<typeof UploadResultSchema>;
+
+export const ImagePageSchema = Type.Object({
+  items: Type.Array(ImageSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type ImagePage = Static<typeof ImagePageSchema>;
+
+export const GalleryQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 60 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+// No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
+export const ImageIdParamsSchema = Type.Object({ id: Type.String() });
+
+/** How a media URL is authorised when no Bearer token comes with it. */
+export const MediaQuerySchema = Type.Object({
+  exp: Type.Optional(Type.String({ maxLength: 20 })),
+  u: Type.Optional(Type.String({ maxLength: 64 })),
+  sig: Type.Optional(Type.String({ maxLength: 100 })),
+  download: Type.Optional(Type.String({ maxLength: 5 })),
+});
+export type MediaQuery = Static<typeof MediaQuerySchema>;

@@ -1,0 +1,22 @@
+import type { Kysely } from 'kysely';
+
+import type { DialectName } from '../../db/database.js';
+import type { DB } from '../../db/tables.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import type { EventBatcher } from '../usage/event-batcher.js';
+import type { QuotaDefaults } from '../usage/quota.js';
+import type { MediaUrlSigner } from './media-url.js';
+
+/** What the image services run on: one set for uploads, the gallery and media alike. */
+export interface ImageServiceDeps {
+  db: Kysely<DB>;
+  dialect: DialectName;
+  store: ObjectStore;
+  signer: MediaUrlSigner;
+  quotas: QuotaDefaults;
+  maxPixels: number;
+  tmpDir: string;
+  /** Where thumbnail views are logged; without it each is written at once. */
+  thumbnailEvents?: EventBatcher;
+  now?: () => number;
+}

@@ -1,0 +1,250 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+import type { UploadedImage } from '../../api/images.js';
+import { isUniqueViolation } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
+import {
+  DERIVATIVE_TYPE,
+  ImageRejectedError,
+  makeDerivatives,
+  probeImage,
+  type Derivatives,
+  type ProbedImage,
+} from '../../image/image-processor.js';
+import { AppError } from '../../lib/app-error.js';
+import { newId } from '../../lib/ids.js';
+import { utcDay } from '../../lib/time.js';
+import { findUserById, reserveStorage, type UserRow } from '../auth/user.repository.js';
+import { storageQuotaOf, transferQuotaOf } from '../usage/quota.js';
+import { storageExceeded, transferExceeded } from '../usage/quota-errors.js';
+import { appendEvents } from '../usage/storage-event.repository.js';
+import { reserveTransfer, transferOfDay } from '../usage/transfer.repository.js';
+import { cleanFilename } from './filename.js';
+import { imageDtoMapper } from './image-dto.js';
+import { objectEvents, objectKey } from './image-objects.js';
+import * as images from './image.repository.js';
+import type { ImageServiceDeps } from './image-service-deps.js';
+import { userOrThrow } from './lookups.js';
+import { removeTempFile, stageToTempFile, type StagedFile } from './upload-staging.js';
+
+/** One file of an upload request, as the HTTP layer hands it over. */
+export interface UploadPart {
+  filename: string | undefined;
+  stream: Readable;
+}
+
+export interface UploadService {
+  /** Throws 429 at once when the account has no room left, before any bytes are read. */
+  assertCanUpload(userId: string): Promise<void>;
+  /** Stages, checks and decodes every file, then stores them all with their quota charges in one commit. */
+  upload(userId: string, parts: AsyncIterable<UploadPart>): Promise<UploadedImage[]>;
+}
+
+interface Prepared {
+  staged: StagedFile;
+  filename: string;
+  /** Undefined for bytes the account already has: nothing new to decode or store. */
+  decoded?: Decoded;
+}
+
+interface Decoded {
+  probed: ProbedImage;
+  derivatives: Derivatives;
+}
+
+/**
+ * The upload pipeline: stream each file to staging while hashing it, decode and make derivatives,
+ * write the objects, then record rows, storage and transfer in one transaction. Any failure removes
+ * what it wrote.
+ */
+export function createUploadService(deps: ImageServiceDeps): UploadService {
+  const { db, dialect, store, quotas, maxPixels, tmpDir } = deps;
+  const now = deps.now ?? Date.now;
+  const toDto = imageDtoMapper(deps.signer);
+
+  /** Stages one file and, unless the account has these bytes already, checks and decodes it. */
+  async function prepare(userId: string, part: UploadPart): Promise<Prepared> {
+    const filename = cleanFilename(part.filename);
+    const staged = await stageToTempFile(part.stream, tmpDir);
+    try {
+      if (staged.size === 0) throw new AppError('invalid_image', 400, `"${filename}" is empty.`);
+      const known = await images.findBySha256(db, userId, staged.sha256);
+      return { staged, filename, decoded: known ? undefined : await decode(staged, filename) };
+    } catch (error) {
+      await removeTempFile(staged.path);
+      throw error;
+    }
+  }
+
+  async function decode(staged: StagedFile, filename: string): Promise<Decoded> {
+    try {
+      return {
+        probed: await probeImage(staged.path, maxPixels),
+        derivatives: await makeDerivatives(staged.path, maxPixels),
+      };
+    } catch (error) {
+      throw error instanceof ImageRejectedError ? rejectionError(filename, error) : error;
+    }
+  }
+
+  /** Writes the objects of new images, then records them all in one transaction with the quotas. */
+  async function commit(user: UserRow, batch: Prepared[]): Promise<UploadedImage[]> {
+    const results: UploadedImage[] = [];
+    const fresh: { row: images.ImageRow; item: Prepared; derivatives: Derivatives }[] = [];
+    const seen = new Map<string, images.ImageRow>();
+    const at = now();
+    for (const item of batch) {
+      const existing = seen.get(item.staged.sha256) ?? (await images.findBySha256(db, user.id, item.staged.sha256));
+      if (existing) {
+        seen.set(item.staged.sha256, existing);
+        results.push({ ...toDto(existing), duplicate: true });
+        continue;
+      }
+      // Known when staged, deleted since: decode it now after all.
+      const { probed, derivatives } = item.decoded ?? (await decode(item.staged, item.filename));
+      const id = newId();
+      const row: images.ImageRow = {
+        id,
+        owner_id: user.id,
+        sha256: item.staged.sha256,
+        filename: item.filename,
+        media_type: probed.mediaType,
+        original_bytes: item.staged.size,
+        thumbnail_bytes: derivatives.thumbnail.length,
+        preview_bytes: derivatives.preview.length,
+        width: probed.width,
+        height: probed.height,
+        orientation: probed.orientation,
+        taken_at: probed.takenAt ?? at,
+        uploaded_at: at,
+        object_prefix: `${user.id}/${id}/`,
+      };
+      seen.set(item.staged.sha256, row);
+      fresh.push({ row, item, derivatives });
+      results.push({ ...toDto(row), duplicate: false });
+    }
+
+    const written: string[] = [];
+    try {
+      for (const { row, item, derivatives } of fresh) {
+        const original = objectKey(row, 'original');
+        written.push(original);
+        const options = { size: row.original_bytes, contentType: row.media_type };
+        // The staged file is already on disk: a store that can take it as it is (linked, not copied) does.
+        if (store.putFile) await store.putFile(original, item.staged.path, options);
+        else await store.put(original, createReadStream(item.staged.path), options);
+        const bodies: ['thumbnail' | 'preview', Buffer][] = [
+          ['thumbnail', derivatives.thumbnail],
+          ['preview', derivatives.preview],
+        ];
+        for (const [variant, body] of bodies) {
+          const key = objectKey(row, variant);
+          written.push(key);
+          await store.put(key, body, { size: body.length, contentType: DERIVATIVE_TYPE });
+        }
+      }
+      const storedTotal = fresh.reduce((sum, { row }) => sum + images.storedBytes(row), 0);
+      const received = batch.reduce((sum, item) => sum + item.staged.size, 0);
+      const storageQuota = storageQuotaOf(user, quotas);
+      const transferQuota = transferQuotaOf(user, quotas);
+      const day = utcDay(at);
+      await inTransaction(db, async (trx) => {
+        if (storedTotal > 0 && !(await reserveStorage(trx, user.id, storedTotal, storageQuota))) {
+          const current = await findUserById(trx, user.id);
+          throw storageExceeded(storageQuota, current?.storage_used_bytes ?? 0, storedTotal, describe(batch));
+        }
+        if (!(await reserveTransfer(trx, dialect, user.id, day, 'in', received, transferQuota))) {
+          const today = await transferOfDay(trx, user.id, day);
+          throw transferExceeded(at, transferQuota, today.bytesIn + today.bytesOut, received, describe(batch));
+        }
+        for (const { row } of fresh) await images.insertImage(trx, row);
+        const events = fresh.flatMap(({ row }) => objectEvents(row, at, 'upload', 201));
+        // Bytes received for a duplicate count as transfer, though nothing new is stored.
+        const stored = new Set(fresh.map(({ item }) => item));
+        for (const item of batch) {
+          if (!stored.has(item)) {
+            const dup = seen.get(item.staged.sha256)!;
+            events.push({
+              at,
+              user_id: user.id,
+              image_id: dup.id,
+              operation: 'upload',
+              object_key: objectKey(dup, 'original'),
+              bytes: item.staged.size,
+              status: 200,
+            });
+          }
+        }
+        await appendEvents(trx, events);
+      });
+    } catch (error) {
+      await Promise.allSettled(written.map((key) => store.delete(key)));
+      throw error;
+    }
+    return results;
+  }
+
+  return {
+    async assertCanUpload(userId) {
+      const user = await userOrThrow(db, userId);
+      const storageQuota = storageQuotaOf(user, quotas);
+      if (storageQuota > 0 && user.storage_used_bytes >= storageQuota) {
+        throw storageExceeded(storageQuota, user.storage_used_bytes, 1, 'this upload');
+      }
+      const transferQuota = transferQuotaOf(user, quotas);
+      if (transferQuota > 0) {
+        const at = now();
+        const today = await transferOfDay(db, userId, utcDay(at));
+        const used = today.bytesIn + today.bytesOut;
+        if (used >= transferQuota) throw transferExceeded(at, transferQuota, used, 1, 'this upload');
+      }
+    },
+
+    async upload(userId, parts) {
+      const user = await userOrThrow(db, userId);
+      const batch: Prepared[] = [];
+      try {
+        for await (const part of parts) {
+          batch.push(await prepare(user.id, part));
+          // Fail fast on an obviously full account, before decoding the rest; the transaction decides.
+          // Bytes the account already has take no room.
+          const quota = storageQuotaOf(user, quotas);
+          const pending = batch.reduce((sum, item) => sum + (item.decoded ? item.staged.size : 0), 0);
+          if (quota > 0 && user.storage_used_bytes + pending > quota) {
+            throw storageExceeded(quota, user.storage_used_bytes, pending, describe(batch));
+          }
+        }
+        if (batch.length === 0) {
+          throw new AppError('no_files', 400, 'The upload contained no files. Send images as multipart form data.');
+        }
+        try {
+          return await commit(user, batch);
+        } catch (error) {
+          // A concurrent upload of the same bytes won the unique key: answer with that image.
+          if (isUniqueViolation(error)) return await commit(user, batch);
+          throw error;
+        }
+      } finally {
+        await Promise.allSettled(batch.map((item) => removeTempFile(item.staged.path)));
+      }
+    },
+  };
+}
+
+function describe(batch: Prepared[]): string {
+  return batch.length === 1 ? `"${batch[0]!.filename}"` : `these ${batch.length} files`;
+}
+
+function rejectionError(filename: string, error: ImageRejectedError): AppError {
+  const { reason, detail } = error.rejection;
+  if (reason === 'unsupported') {
+    return new AppError(
+      'unsupported_media_type',
+      415,
+      `"${filename}" ${detail}. Pixa accepts JPEG, PNG, WebP, GIF, AVIF and TIFF images.`,
+    );
+  }
+  if (reason === 'too_many_pixels') return new AppError('image_too_large', 413, `"${filename}" ${detail}.`);
+  return new AppError('invalid_image', 400, `"${filename}" ${detail}.`);
+}

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+
+import type { DialectName } from '../../db/database.js';
+import type { DB } from '../../db/tables.js';
+import { inTransaction } from '../../db/transaction.js';
+import { utcDay } from '../../lib/time.js';
+import { transferExceeded } from './quota-errors.js';
+import { appendEvents, type StorageEvent } from './storage-event.repository.js';
+import { reserveTransfer, transferOfDay } from './transfer.repository.js';
+
+/**
+ * Charges the bytes of a download to its owner's transfer of the day and logs it, in one transaction:
+ * either both happen or, when the daily `quota` (0 = unlimited) has no room for them, a 429 that
+ * names `what` and nothing is recorded.
+ */
+export async function chargeDownload(
+  db: Kysely<DB>,
+  dialect: DialectName,
+  event: StorageEvent,
+  quota: number,
+  what: string,
+): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    const day = utcDay(event.at);
+    if (!(await reserveTransfer(trx, dialect, event.user_id, day, 'out', event.bytes, quota))) {
+      const today = await transferOfDay(trx, event.user_id, day);
+      throw transferExceeded(event.at, quota, today.bytesIn + today.bytesOut, event.bytes, what);
+    }
+    await appendEvents(trx, [event]);
+  });
+}
