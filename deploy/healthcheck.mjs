@@ -5,7 +5,7 @@
 // It runs beside the app, not inside it, and so reads the few variables it needs itself.
 /* eslint-disable no-restricted-properties */
 
-/** Default ports, as in src/services/service-table.ts (the deploy tests keep the two in step). */
+/** Default ports, as in src/config/service-table.ts (the deploy tests keep the two in step). */
 const SERVICES = {
   gateway: { port: 80, embeddedPort: 8080, envPort: 'PIXA_GATEWAY_PORT' },
   auth: { port: 5000, envPort: 'PIXA_AUTH_PORT' },

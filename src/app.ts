@@ -34,7 +34,7 @@ import type { GatewayDeps } from './services/gateway/gateway-deps.js';
 import { imageRoutes } from './services/gateway/image.routes.js';
 import { legacyRoutes } from './services/gateway/legacy.routes.js';
 import { usageRoutes } from './services/gateway/usage.routes.js';
-import { SERVICE_NAMES, SERVICES, type ServiceName } from './services/service-table.js';
+import { SERVICE_NAMES, SERVICES, type ServiceName } from './config/service-table.js';
 import { storageMonitorRoutes } from './services/storage-monitor/storage-monitor.routes.js';
 import { instrumentImages } from './services/storage/instrumented-images.js';
 import { storageServiceRoutes } from './services/storage/storage.routes.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
 import type { Metrics } from '../http/metrics.js';
-import { SERVICES, type ServiceName } from '../services/service-table.js';
+import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { httpAuthClient } from './auth.client.js';
 import type { GatewayClients } from './clients.js';
 import { createServiceClient, type ServiceClient } from './http-client.js';

@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
 import { unauthorized } from '../lib/app-error.js';
-import { PROBE_PATHS } from '../services/service-table.js';
+import { PROBE_PATHS } from '../config/service-table.js';
 
 /** The header one Pixa service shows another. */
 export const INTERNAL_TOKEN_HEADER = 'x-pixa-internal-token';

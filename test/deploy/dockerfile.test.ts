@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { SERVICE_NAMES, SERVICES } from '../../src/services/service-table.js';
+import { SERVICE_NAMES, SERVICES } from '../../src/config/service-table.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -11,7 +11,7 @@ import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'ku
 import { describe, expect, it } from 'vitest';
 
 import { ENV_VARS, loadConfig } from '../../src/config/config.js';
-import { PROBE_PATHS, SERVICE_NAMES, SERVICES, type ServiceName } from '../../src/services/service-table.js';
+import { PROBE_PATHS, SERVICE_NAMES, SERVICES, type ServiceName } from '../../src/config/service-table.js';
 import { parseAzureUrl } from '../../src/storage/azure/azure-store.js';
 import { parseS3Url } from '../../src/storage/s3/s3-store.js';
 import {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { sweepOrphans } from '../../src/modules/images/sweeper.js';
-import { SERVICE_NAMES } from '../../src/services/service-table.js';
+import { SERVICE_NAMES } from '../../src/config/service-table.js';
 import { createObjectStore } from '../../src/storage/create-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { DIALECTS, type TestDatabase } from '../helpers/databases.js';

@@ -8,7 +8,7 @@ import { apiClient, newCredentials, type ImageBody } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
 import { runPixa, startPod, stopProcess, type StartedPod } from '../helpers/pod.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { SERVICE_NAMES, type ServiceName } from '../../src/services/service-table.js';
+import { SERVICE_NAMES, type ServiceName } from '../../src/config/service-table.js';
 
 const INTERNAL: Exclude<ServiceName, 'gateway'>[] = ['auth', 'storage', 'storage-monitor', 'usage-monitor'];
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { SERVICE_NAMES, SERVICES, type ServiceName } from '../../src/services/service-table.js';
+import { SERVICE_NAMES, SERVICES, type ServiceName } from '../../src/config/service-table.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'pixa.js');

@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
+
 import { describe, expect, test } from 'vitest';
 
 import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { envMarkdownTable, envVarDocs } from '../../src/config/env-schema.js';
 
 const POD_SECRETS = { PIXA_AUTH_SECRET_KEY: 'k'.repeat(40), PIXA_INTERNAL_TOKEN: 't'.repeat(40) };
 
@@ -91,5 +94,67 @@ describe('config › the original Pixa’s MySQL variables', () => {
   test('set but empty, the user and database fall back to their defaults', () => {
     const config = loadConfig({ PIX_DB_HOST: 'db', PIX_DB_USER: '', PIX_DB_DATABASE: ' ', PIX_DB_PASSWORD: 's3cret' });
     expect(config.databaseUrl).toBe('mysql://root:s3cret@db:3306/pixa');
+  });
+});
+
+/** The message loadConfig throws for `env`. */
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
+describe('config › secrets stay out of messages', () => {
+  test('a storage URL with a bad scheme › is named without its S3 secret', () => {
+    const message = problemsOf({
+      PIXA_STORAGE_URL: 's4://photos/prod?region=eu-west-1&accessKeyId=AKIAEXAMPLE&secretAccessKey=wJalrXUtnFEMI',
+    });
+    expect(message).toContain('PIXA_STORAGE_URL must start with file://, s3:// or azure://');
+    expect(message).toContain('s4://photos/prod?region=eu-west-1&accessKeyId=***&secretAccessKey=***');
+    expect(message).not.toMatch(/wJalrXUtnFEMI|AKIAEXAMPLE/);
+  });
+
+  test('a database URL with a bad scheme › is named without its password', () => {
+    const message = problemsOf({ PIXA_DATABASE_URL: 'mssql://pixa:hunter2@db:1433/pixa' });
+    expect(message).toContain('PIXA_DATABASE_URL must start with sqlite://, mysql:// or postgres://');
+    expect(message).toContain('mssql://pixa:***@db:1433/pixa');
+    expect(message).not.toContain('hunter2');
+  });
+
+  test('a signing key that is too short › is refused without being echoed', () => {
+    const message = problemsOf({ PIXA_AUTH_SECRET_KEY: 'short-but-secret' });
+    expect(message).toContain('PIXA_AUTH_SECRET_KEY must be at least 32 characters');
+    expect(message).not.toContain('short-but-secret');
+  });
+});
+
+describe('config › one schema', () => {
+  test('every bad value is reported at once, each in its own words', () => {
+    const message = problemsOf({
+      PIXA_MODE: 'cluster',
+      PIXA_AUTO_MIGRATE: 'maybe',
+      PIXA_TOKEN_TTL_HOURS: '0',
+      PIXA_MAX_FILES_PER_UPLOAD: 'many',
+    });
+    expect(message).toContain('PIXA_MODE=cluster must be one of embedded, pod');
+    expect(message).toContain('PIXA_AUTO_MIGRATE=maybe must be true or false');
+    expect(message).toContain('PIXA_TOKEN_TTL_HOURS=0 must be a number from 0.01 to 8760');
+    expect(message).toContain('PIXA_MAX_FILES_PER_UPLOAD=many must be a whole number from 1 to 1000');
+  });
+
+  test('every variable has a description', () => {
+    for (const doc of envVarDocs()) expect(doc.description, doc.name).not.toBe('');
+  });
+
+  test('the README configuration table is the one the schema generates', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = envMarkdownTable();
+    const start = readme.indexOf(table.split('\n')[0]!);
+    expect(start, 'README has the table header').toBeGreaterThan(-1);
+    expect(readme.slice(start, start + table.length)).toBe(table);
   });
 });
