@@ -1,9 +1,52 @@
+import os from 'node:os';
+
 import exifr from 'exifr';
 import { fileTypeFromFile } from 'file-type';
 import sharp from 'sharp';
 
+import { estimateDecodeBytes, type DecodeEstimate } from './decode-estimate.js';
+import { DecodeGate, type DecodeLimits } from './decode-gate.js';
+
 // Every image is decoded once and never again: libvips' operation cache would only hold memory.
 sharp.cache(false);
+
+const MB = 1024 * 1024;
+
+/**
+ * The default decode budget: the storage container's limit (1536 Mi in deploy/k8s) less an idle
+ * process (~150 MB) and room for the heap, sockets and staging buffers of uploads in flight. Two
+ * 24 MP interlaced 16-bit PNGs (~272 MB each by the estimate) decode side by side within it; a
+ * 100 MP one (~1,030 MB) is refused.
+ */
+export const DEFAULT_DECODE_MEMORY_MB = 1024;
+
+/**
+ * Default number of decodes at once. A running sharp pipeline holds one of libuv's threads (4
+ * unless UV_THREADPOOL_SIZE says otherwise) for its whole length, and so do argon2 hashes and file
+ * reads and writes: two threads always stay free for sign-in and serving.
+ */
+export function defaultDecodeConcurrency(cores = os.availableParallelism(), uvThreads = 4): number {
+  return Math.max(1, Math.min(cores, uvThreads - 2));
+}
+
+let gate = new DecodeGate({
+  concurrency: defaultDecodeConcurrency(),
+  memoryBytes: DEFAULT_DECODE_MEMORY_MB * MB,
+});
+
+/**
+ * Sets the process-wide decode bounds (PIXA_DECODE_CONCURRENCY, PIXA_DECODE_MEMORY_MB). Decodes
+ * already running finish under the bounds they started with.
+ */
+export function configureDecoding(limits: DecodeLimits): void {
+  gate = new DecodeGate(limits);
+}
+
+/** The bounds decodes run under now. */
+export const decodeLimits = (): Readonly<DecodeLimits> => gate.limits;
+
+/** Decodes running, the bytes their estimates hold, and decodes waiting for a turn. */
+export const decodeState = (): { running: number; usedBytes: number; waiting: number } => gate.state;
 
 /** The formats Pixa accepts, by the media type their content is sniffed as. */
 export const ACCEPTED_TYPES: ReadonlySet<string> = new Set([
@@ -37,6 +80,7 @@ export interface Derivatives {
 export type ImageRejection =
   | { reason: 'unsupported'; detail: string }
   | { reason: 'invalid'; detail: string }
+  /** Above the pixel limit, or more than the decode memory budget could ever hold: 413. */
   | { reason: 'too_many_pixels'; detail: string };
 
 export class ImageRejectedError extends Error {
@@ -48,7 +92,8 @@ export class ImageRejectedError extends Error {
 
 /**
  * Decides what a file is from its content (magic bytes, then a header parse by libvips), never from
- * its name or declared type, and refuses images above `maxPixels` before anything decodes them.
+ * its name or declared type, and refuses images above `maxPixels`, or whose decode would need more
+ * memory than the whole decode budget, before anything decodes them.
  */
 export async function probeImage(file: string, maxPixels: number): Promise<ProbedImage> {
   const type = await fileTypeFromFile(file);
@@ -74,6 +119,7 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
       detail: `is ${meta.width}×${meta.height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
     });
   }
+  refuseIfNeverFits(meta);
   const orientation = meta.orientation ?? 1;
   const rotated = orientation >= 5 && orientation <= 8;
   return {
@@ -89,8 +135,27 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
  * Makes the thumbnail and preview with one decode: the original is decoded (with shrink-on-load) and
  * scaled once to preview size, then both WebP files are encoded from those pixels. Output is
  * auto-rotated and carries no metadata at all (sharp drops EXIF, GPS included, unless asked to keep it).
+ *
+ * The decode first waits for a slot and for its estimated memory in the process-wide budget.
  */
 export async function makeDerivatives(file: string, maxPixels: number): Promise<Derivatives> {
+  let estimate: DecodeEstimate;
+  try {
+    const meta = await sharp(file, { limitInputPixels: false }).metadata();
+    estimate = refuseIfNeverFits(meta);
+  } catch (error) {
+    if (error instanceof ImageRejectedError) throw error;
+    throw new ImageRejectedError({ reason: 'invalid', detail: 'is damaged or incomplete and cannot be read' });
+  }
+  const release = await gate.acquire(estimate.bytes);
+  try {
+    return await derive(file, maxPixels);
+  } finally {
+    release();
+  }
+}
+
+async function derive(file: string, maxPixels: number): Promise<Derivatives> {
   try {
     const { data, info } = await sharp(file, { limitInputPixels: maxPixels, failOn: 'truncated' })
       .rotate()
@@ -99,18 +164,41 @@ export async function makeDerivatives(file: string, maxPixels: number): Promise<
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
-    const [preview, thumbnail] = await Promise.all([
-      sharp(data, raw).webp({ quality: 82, effort: 2 }).toBuffer(),
-      sharp(data, raw)
-        .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-        .webp({ quality: 78, effort: 2 })
-        .toBuffer(),
-    ]);
+    // One after the other: each sharp call holds a libuv thread, and one decode takes one thread.
+    const preview = await sharp(data, raw).webp({ quality: 82, effort: 2 }).toBuffer();
+    const thumbnail = await sharp(data, raw)
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 78, effort: 2 })
+      .toBuffer();
     return { thumbnail, preview };
   } catch (error) {
     if (error instanceof ImageRejectedError) throw error;
     throw new ImageRejectedError({ reason: 'invalid', detail: 'is damaged or incomplete and cannot be decoded' });
   }
+}
+
+/** The decode's estimate, or a 413 refusal when even the whole budget could not hold it. */
+function refuseIfNeverFits(meta: sharp.Metadata): DecodeEstimate {
+  const estimate = estimateDecodeBytes({
+    format: meta.format ?? 'unknown',
+    width: meta.width ?? 0,
+    height: meta.height ?? 0,
+    channels: meta.channels ?? 4,
+    depth: meta.depth ?? 'double',
+    progressive: meta.isProgressive === true,
+    chromaSubsampling: meta.chromaSubsampling,
+  });
+  if (!gate.fits(estimate.bytes)) {
+    const need = Math.ceil(estimate.bytes / MB).toLocaleString('en-US');
+    const budget = Math.floor(gate.limits.memoryBytes / MB).toLocaleString('en-US');
+    throw new ImageRejectedError({
+      reason: 'too_many_pixels',
+      detail:
+        `is ${estimate.kind} of ${meta.width}×${meta.height} pixels: decoding it needs about ${need} MB of memory, ` +
+        `more than the ${budget} MB this server decodes with. A smaller or non-interlaced version can be uploaded`,
+    });
+  }
+  return estimate;
 }
 
 /**
