@@ -13,6 +13,7 @@ import { inProcessAuth, inProcessStorage, inProcessUsage } from './clients/in-pr
 import type { Config } from './config/config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { configureDecoding } from './image/image-processor.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import type { ReadinessCheck } from './http/probes.js';
 import { createServiceApp } from './http/service-app.js';
@@ -77,6 +78,8 @@ export interface PixaOptions {
  */
 export async function createCore(config: Readonly<Config>, options: PixaOptions = {}): Promise<PixaCore> {
   const logger = options.logger ?? processLogger(config, 'pixa');
+  // One budget per process: the decodes of every upload this process serves share it.
+  configureDecoding({ concurrency: config.decodeConcurrency, memoryBytes: config.decodeMemoryBytes });
   const database = await openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
+import { defaultDecodeConcurrency } from '../image/decode-gate.js';
 import { redactUrl } from '../lib/redact.js';
 import { EnvSchema, envVarDocs, type Env } from './env-schema.js';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './service-table.js';
@@ -87,6 +88,8 @@ function toConfig(env: Env, problems: string[]) {
     maxUploadBytes: Math.round(env.PIXA_MAX_UPLOAD_MB * MB),
     maxFilesPerUpload: env.PIXA_MAX_FILES_PER_UPLOAD,
     maxPixels: env.PIXA_MAX_PIXELS,
+    decodeConcurrency: env.PIXA_DECODE_CONCURRENCY ?? defaultDecodeConcurrency(),
+    decodeMemoryBytes: Math.round(env.PIXA_DECODE_MEMORY_MB * MB),
     storageQuotaBytes: Math.round(env.PIXA_STORAGE_QUOTA_MB * MB),
     dailyTransferBytes: Math.round(env.PIXA_DAILY_TRANSFER_MB * MB),
     cacheBytes: Math.round(env.PIXA_CACHE_MB * MB),

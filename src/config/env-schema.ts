@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 
+import { DEFAULT_DECODE_MEMORY_MB } from '../image/decode-gate.js';
 import { SERVICES } from './service-table.js';
 
 /**
@@ -131,6 +132,20 @@ export const EnvSchema = Type.Object({
     default: 100_000_000,
     minimum: 1,
     description: 'Largest accepted image area in pixels (100 MP).',
+  }),
+  PIXA_DECODE_CONCURRENCY: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      docDefault: 'cores, at most 2',
+      description: 'Images one process decodes at once; more wait their turn (docs/OPERATIONS.md, sizing).',
+    }),
+  ),
+  PIXA_DECODE_MEMORY_MB: Type.Number({
+    default: DEFAULT_DECODE_MEMORY_MB,
+    minimum: 16,
+    maximum: 1_000_000,
+    description: 'Memory one process decodes images with; a decode waits for room, one that never fits gets 413.',
   }),
   PIXA_STORAGE_QUOTA_MB: Type.Number({
     default: 1000,

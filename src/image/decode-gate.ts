@@ -1,9 +1,28 @@
+import os from 'node:os';
+
 /** How much decoding one process may do at once. */
 export interface DecodeLimits {
   /** Decodes running at the same time. */
   concurrency: number;
   /** Estimated memory all running decodes may hold together, in bytes. */
   memoryBytes: number;
+}
+
+/**
+ * The default decode budget: the storage container's limit (1536 Mi in deploy/k8s) less an idle
+ * process (~200 MB) and room for the heap, sockets and staging buffers of uploads in flight. Two
+ * 24 MP interlaced 16-bit PNGs (~261 MB each by the estimate) decode side by side within it; a
+ * 100 MP one (~985 MB) still fits alone, and anything that needs more is refused.
+ */
+export const DEFAULT_DECODE_MEMORY_MB = 1024;
+
+/**
+ * Default number of decodes at once, from the core count. A running sharp pipeline holds one of
+ * libuv's threads (4 unless UV_THREADPOOL_SIZE says otherwise) for its whole length, and so do
+ * argon2 hashes and file reads and writes: two threads always stay free for sign-in and serving.
+ */
+export function defaultDecodeConcurrency(cores = os.availableParallelism(), uvThreads = 4): number {
+  return Math.max(1, Math.min(cores, uvThreads - 2));
 }
 
 /** Gives back what `acquire` took; calling it twice gives back once. */

@@ -1,33 +1,14 @@
-import os from 'node:os';
-
 import exifr from 'exifr';
 import { fileTypeFromFile } from 'file-type';
 import sharp from 'sharp';
 
 import { estimateDecodeBytes, type DecodeEstimate } from './decode-estimate.js';
-import { DecodeGate, type DecodeLimits } from './decode-gate.js';
+import { DecodeGate, DEFAULT_DECODE_MEMORY_MB, defaultDecodeConcurrency, type DecodeLimits } from './decode-gate.js';
 
 // Every image is decoded once and never again: libvips' operation cache would only hold memory.
 sharp.cache(false);
 
 const MB = 1024 * 1024;
-
-/**
- * The default decode budget: the storage container's limit (1536 Mi in deploy/k8s) less an idle
- * process (~150 MB) and room for the heap, sockets and staging buffers of uploads in flight. Two
- * 24 MP interlaced 16-bit PNGs (~272 MB each by the estimate) decode side by side within it; a
- * 100 MP one (~1,030 MB) is refused.
- */
-export const DEFAULT_DECODE_MEMORY_MB = 1024;
-
-/**
- * Default number of decodes at once. A running sharp pipeline holds one of libuv's threads (4
- * unless UV_THREADPOOL_SIZE says otherwise) for its whole length, and so do argon2 hashes and file
- * reads and writes: two threads always stay free for sign-in and serving.
- */
-export function defaultDecodeConcurrency(cores = os.availableParallelism(), uvThreads = 4): number {
-  return Math.max(1, Math.min(cores, uvThreads - 2));
-}
 
 let gate = new DecodeGate({
   concurrency: defaultDecodeConcurrency(),
