@@ -47,6 +47,7 @@ export const GalleryQuerySchema = Type.Object({
 
 // No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
 export const ImageIdParamsSchema = Type.Object({ id: Type.String() });
+export type ImageIdParams = Static<typeof ImageIdParamsSchema>;
 
 /** How a media URL is authorised when no Bearer token comes with it. */
 export const MediaQuerySchema = Type.Object({

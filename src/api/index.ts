@@ -9,4 +9,5 @@ export * from './credential-rules.js';
 export * from './errors.js';
 export * from './images.js';
 export * from './internal.js';
+export * from './legacy.js';
 export * from './usage.js';

@@ -7,7 +7,7 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 import { installErrorHandler, type ErrorBody } from './error-handler.js';
-import { ErrorSchema } from './schemas.js';
+import { ErrorSchema } from '../api/errors.js';
 
 export interface HttpServerOptions {
   /** Service name, added to every log line. */

@@ -1,16 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+
+import { errors } from '../../api/errors.js';
+import {
+  GalleryQuerySchema,
+  ImageIdParamsSchema,
+  ImagePageSchema,
+  ImageSchema,
+  MediaQuerySchema,
+  UploadResultSchema,
+  type MediaQuery,
+} from '../../api/images.js';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
 import { contentDisposition, etagMatches, parseRange } from '../../http/media-headers.js';
-import { errors, ImageSchema, UploadedImageSchema } from '../../http/schemas.js';
+import { typed } from '../../http/typed.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
-
-// No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
-const IdParams = Type.Object({ id: Type.String() });
 
 const VARIANT_SUMMARIES: Record<Variant, string> = {
   original: 'The original file, byte for byte (Range supported)',
@@ -18,7 +25,8 @@ const VARIANT_SUMMARIES: Record<Variant, string> = {
   thumbnail: 'The thumbnail: WebP, about 400 px on the long side (not counted as transfer)',
 };
 
-export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  const app = typed(fastify);
   const { auth, images, mediaUrls, config } = deps;
   const authenticated = requireUser(auth);
 
@@ -31,11 +39,8 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
         summary: 'Upload one or more images (multipart/form-data, any field name, usually "file")',
         consumes: ['multipart/form-data'],
         response: {
-          200: Type.Object(
-            { images: Type.Array(UploadedImageSchema) },
-            { description: 'Every file was already there' },
-          ),
-          201: Type.Object({ images: Type.Array(UploadedImageSchema) }),
+          200: { ...UploadResultSchema, description: 'Every file was already there' },
+          201: UploadResultSchema,
           ...errors(400, 401, 413, 415, 429),
         },
       },
@@ -59,18 +64,15 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       schema: {
         tags: ['images'],
         summary: 'The gallery, newest taken first, a page at a time',
-        querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 200, default: 60 }),
-          cursor: Type.Optional(Type.String({ maxLength: 200 })),
-        }),
+        querystring: GalleryQuerySchema,
         response: {
-          200: Type.Object({ items: Type.Array(ImageSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: ImagePageSchema,
           ...errors(400, 401),
         },
       },
     },
     async (request) => {
-      const { limit, cursor } = request.query as { limit: number; cursor?: string };
+      const { limit, cursor } = request.query;
       return images.list(principalOf(request).userId, limit, cursor);
     },
   );
@@ -82,11 +84,11 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       schema: {
         tags: ['images'],
         summary: 'One image’s metadata',
-        params: IdParams,
+        params: ImageIdParamsSchema,
         response: { 200: ImageSchema, ...errors(401, 404) },
       },
     },
-    async (request) => images.get(principalOf(request).userId, (request.params as { id: string }).id),
+    async (request) => images.get(principalOf(request).userId, request.params.id),
   );
 
   app.delete(
@@ -96,12 +98,12 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       schema: {
         tags: ['images'],
         summary: 'Delete an image; its quota is freed at once',
-        params: IdParams,
+        params: ImageIdParamsSchema,
         response: errors(401, 404),
       },
     },
     async (request, reply) => {
-      await images.remove(principalOf(request).userId, (request.params as { id: string }).id);
+      await images.remove(principalOf(request).userId, request.params.id);
       return reply.status(204).send();
     },
   );
@@ -113,7 +115,7 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
       method: ['GET', 'HEAD'],
       url: `/api/v1/images/:id/${variant}`,
       ...mediaRoute(variant),
-      handler: (request, reply) => sendMedia(request, reply, variant),
+      handler: (request, reply) => sendMedia(request, reply, variant, request.params.id, request.query),
     });
   }
 
@@ -128,21 +130,20 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
         description:
           'Authorised by the signed `exp`/`u`/`sig` query of the URLs in image listings (so it works in <img src>) ' +
           'or by a Bearer token. `download=1` asks the browser to save the file under its original name.',
-        params: IdParams,
-        querystring: Type.Object({
-          exp: Type.Optional(Type.String({ maxLength: 20 })),
-          u: Type.Optional(Type.String({ maxLength: 64 })),
-          sig: Type.Optional(Type.String({ maxLength: 100 })),
-          download: Type.Optional(Type.String({ maxLength: 5 })),
-        }),
+        params: ImageIdParamsSchema,
+        querystring: MediaQuerySchema,
         response: errors(401, 403, 404, 416, 429),
       },
     };
   }
 
-  async function sendMedia(request: FastifyRequest, reply: FastifyReply, variant: Variant) {
-    const { id } = request.params as { id: string };
-    const query = request.query as MediaQuery;
+  async function sendMedia(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    variant: Variant,
+    id: string,
+    query: MediaQuery,
+  ) {
     const userId = await mediaViewer(request, id, variant, query);
     const ifNoneMatch = request.headers['if-none-match'];
 
@@ -207,13 +208,6 @@ export async function imageRoutes(app: FastifyInstance, deps: GatewayDeps): Prom
     mediaUrls.check(owner, imageId, variant, query.exp, query.sig);
     return owner;
   }
-}
-
-interface MediaQuery {
-  exp?: string;
-  u?: string;
-  sig?: string;
-  download?: string;
 }
 
 /** Headers of every media answer, 304 included: a media file is immutable under its URL. */

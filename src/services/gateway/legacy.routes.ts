@@ -1,11 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 
+import { errors } from '../../api/errors.js';
+import type { Image } from '../../api/images.js';
+import {
+  LegacyCredentialsSchema,
+  LegacyDeleteSchema,
+  LegacyTokenSchema,
+  LegacyUserDataSchema as UserData,
+  type LegacyUserData,
+} from '../../api/legacy.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
-import { errors } from '../../http/schemas.js';
+import { typed } from '../../http/typed.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
-import type { Image } from '../../api/images.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -13,25 +20,19 @@ const MB = 1024 * 1024;
 /** The original listed a whole gallery at once; past this many photos, the newest are listed. */
 const MAX_LINKS = 10_000;
 
-const UserData = Type.Object({
-  username: Type.String(),
-  storage_usage: Type.Number({ description: 'MB stored' }),
-  bandwidth_usage: Type.Number({ description: 'MB transferred today (UTC)' }),
-  images_links: Type.Array(Type.String()),
-});
-
 const LEGACY = { tags: ['original Pixa API'] };
 
 /**
  * The original Pixa's four gateway endpoints, so its web page and scripts keep working. They are thin
  * adapters over the same services as /api/v1: same validation, quotas and security.
  */
-export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  const app = typed(fastify);
   const { auth, images, usage } = deps;
   const authenticated = requireUser(auth);
 
   /** The original's page data, fetched concurrently: image links, storage and transfer usage. */
-  async function userData(request: FastifyRequest) {
+  async function userData(request: FastifyRequest): Promise<LegacyUserData> {
     const { userId, username } = principalOf(request);
     const origin = `${request.protocol}://${request.host}`;
     const [storage, transfer, links] = await Promise.all([
@@ -62,15 +63,12 @@ export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
       schema: {
         ...LEGACY,
         summary: 'Sign in, or create the account if the username is new (as the original did)',
-        body: Type.Object({
-          username: Type.String({ maxLength: 64 }),
-          password: Type.String({ maxLength: 1024 }),
-        }),
-        response: { 200: Type.Object({ token: Type.String() }), ...errors(400, 401, 403, 429) },
+        body: LegacyCredentialsSchema,
+        response: { 200: LegacyTokenSchema, ...errors(400, 401, 403, 429) },
       },
     },
     async (request) => {
-      const body = request.body as { username: string; password: string };
+      const body = request.body;
       const username = body.username.trim();
       const password = body.password.trim();
       if (username.length < 3 || password.length < 3) {
@@ -129,12 +127,12 @@ export async function legacyRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
       schema: {
         ...LEGACY,
         summary: 'Delete the image a link from load_user_data points to',
-        body: Type.Object({ link: Type.String({ maxLength: 2048 }) }),
+        body: LegacyDeleteSchema,
         response: { 200: UserData, ...errors(400, 401, 404) },
       },
     },
     async (request) => {
-      const id = imageIdOf((request.body as { link: string }).link);
+      const id = imageIdOf(request.body.link);
       // remove() only finds the caller's own images: another account's link is "not found".
       await images.remove(principalOf(request).userId, id);
       return userData(request);

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 
+import { errors } from '../../api/errors.js';
+import { UsageSchema } from '../../api/usage.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
-import { errors, UsageSchema } from '../../http/schemas.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 export async function usageRoutes(app: FastifyInstance, { auth, usage }: GatewayDeps): Promise<void> {
