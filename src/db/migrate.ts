@@ -1,9 +1,13 @@
 import { Migrator, SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 import * as initial from './migrations/0001-initial.js';
+import * as throttleScopes from './migrations/0002-throttle-scopes.js';
+import * as eventRollup from './migrations/0003-event-rollup.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-throttle-scopes': throttleScopes,
+  '0003-event-rollup': eventRollup,
 };
 
 /** Migrations compiled into the program, so they ship with the build and need no directory scan. */

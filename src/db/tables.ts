@@ -56,6 +56,20 @@ export interface StorageEventsTable {
   status: number;
 }
 
+/**
+ * Daily per-account totals of storage events older than the retention period, which the roll-up
+ * folds in here and deletes from the log. `bytes` counts successful events (status below 300), as
+ * the log's own sums do; `events` counts them all.
+ */
+export interface StorageEventDaysTable {
+  user_id: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  day: string;
+  operation: 'upload' | 'download' | 'delete';
+  events: number;
+  bytes: number;
+}
+
 export interface TransferDailyTable {
   user_id: string;
   day: string;
@@ -70,11 +84,20 @@ export interface ThrottleEventsTable {
   at: number;
 }
 
+/** A throttle scope's lock: a request locks the rows of its scopes before counting their events. */
+export interface ThrottleScopesTable {
+  scope: string;
+  /** The last time a request locked the row; rows untouched for an hour are pruned. */
+  touched_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
   images: ImagesTable;
   storage_events: StorageEventsTable;
+  storage_event_days: StorageEventDaysTable;
   transfer_daily: TransferDailyTable;
   throttle_events: ThrottleEventsTable;
+  throttle_scopes: ThrottleScopesTable;
 }
