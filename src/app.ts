@@ -21,12 +21,14 @@ import { registerWebUi } from './http/web-ui.js';
 import { createLogger } from './lib/logger.js';
 import { loadOrCreateSecret } from './lib/secrets.js';
 import { createAuthService, type AuthService } from './modules/auth/auth.service.js';
+import { createDeviceKeys } from './modules/auth/device-keys.js';
 import { createLoginThrottle } from './modules/auth/login-throttle.js';
 import { createTokenSigner } from './modules/auth/token.js';
 import { createImageService, type ImageService } from './modules/images/image.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
-import { sweepOrphans } from './modules/images/sweeper.js';
+import { sweepOrphans, sweepSafetyWindowMs } from './modules/images/sweeper.js';
 import { createEventBatcher } from './modules/usage/event-batcher.js';
+import { DEFAULT_EVENT_RETENTION_DAYS, rollUpEvents } from './modules/usage/event-rollup.js';
 import { removeStaleStagingFiles } from './modules/images/upload-staging.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
 import { authServiceRoutes } from './services/auth/auth.routes.js';
@@ -97,7 +99,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         : backing;
     const openedStore = store;
     const tmpDir = path.join(config.dataDir, 'tmp');
-    const staleUploads = await removeStaleStagingFiles(tmpDir, SWEEP_SAFETY_WINDOW_MS);
+    const staleUploads = await removeStaleStagingFiles(tmpDir, sweepSafetyWindowMs(config.requestTimeoutMs));
     if (staleUploads > 0) logger.info({ removed: staleUploads }, 'removed staging files of interrupted uploads');
     const secret = await authSecret(config);
     const thumbnailEvents = createEventBatcher(database.db, {
@@ -115,6 +117,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         db: database.db,
         signer: createTokenSigner(secret, config.authAlgorithm),
         throttle: createLoginThrottle(database.db),
+        devices: createDeviceKeys(secret),
         tokenTtlSeconds: config.tokenTtlSeconds,
         signupPerHour: config.signupPerHour,
         now: options.now,
@@ -392,22 +395,25 @@ const authSecret = (config: Readonly<Config>): Promise<string> =>
 const internalToken = (config: Readonly<Config>): Promise<string> =>
   config.internalToken ? Promise.resolve(config.internalToken) : loadOrCreateSecret(config.dataDir, 'internal.token');
 
-/** Orphans are only removed once older than this: long enough for any upload still in flight. */
-export const SWEEP_SAFETY_WINDOW_MS = 60 * 60 * 1000;
-
 function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
   if (config.sweepIntervalSeconds === 0) return undefined;
+  const windowMs = sweepSafetyWindowMs(config.requestTimeoutMs);
   const timer = setInterval(() => {
-    removeStaleStagingFiles(path.join(config.dataDir, 'tmp'), SWEEP_SAFETY_WINDOW_MS).catch((error: unknown) =>
+    removeStaleStagingFiles(path.join(config.dataDir, 'tmp'), windowMs).catch((error: unknown) =>
       logger.warn({ err: error }, 'staging cleanup failed'),
     );
-    sweepOrphans(database.db, store, SWEEP_SAFETY_WINDOW_MS)
+    sweepOrphans(database.db, store, windowMs)
       .then((report) => {
         if (report.orphans.length > 0 || report.incomplete > 0) {
           logger.info({ orphans: report.orphans.length, incomplete: report.incomplete }, 'storage swept');
         }
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'storage sweep failed'));
+    rollUpEvents(database.db, database.dialect, { retentionDays: DEFAULT_EVENT_RETENTION_DAYS })
+      .then((rolled) => {
+        if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'rolling up storage events failed'));
   }, config.sweepIntervalSeconds * 1000);
   timer.unref();
   return timer;

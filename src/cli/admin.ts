@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 
-import { createCore, SWEEP_SAFETY_WINDOW_MS, type PixaCore } from '../app.js';
+import { createCore, type PixaCore } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { mb } from '../lib/format.js';
 import { usernameKey } from '../modules/auth/credential-rules.js';
 import * as users from '../modules/auth/user.repository.js';
-import { sweepOrphans } from '../modules/images/sweeper.js';
+import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
 
 type Flags = { admin?: boolean; password?: string; 'storage-mb'?: string; 'transfer-mb'?: string };
 
@@ -79,7 +79,7 @@ function quotaBytes(raw: string | undefined): number | null | undefined {
 }
 
 async function sweep(core: PixaCore): Promise<number> {
-  const report = await sweepOrphans(core.database.db, core.store, SWEEP_SAFETY_WINDOW_MS);
+  const report = await sweepOrphans(core.database.db, core.store, sweepSafetyWindowMs(core.config.requestTimeoutMs));
   for (const key of report.orphans) out(`removed ${key}`);
   out(`removed ${report.orphans.length} orphaned objects and ${report.incomplete} incomplete uploads`);
   return 0;

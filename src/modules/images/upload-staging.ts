@@ -6,6 +6,9 @@ import { pipeline } from 'node:stream/promises';
 
 import { newId } from '../../lib/ids.js';
 
+/** Staging files of this process that an upload still holds: never stale, however old. */
+const live = new Set<string>();
+
 export interface StagedFile {
   path: string;
   sha256: string;
@@ -32,21 +35,26 @@ export async function stageToTempFile(source: Readable, tmpDir: string): Promise
   // The file is opened before anything is piped: a write stream opening it lazily could create it
   // after a failed pipeline's clean-up had already run, leaving it behind.
   const handle = await open(file, 'wx');
+  live.add(file);
   try {
     await pipeline(source, meter, handle.createWriteStream());
   } catch (error) {
     await handle.close().catch(() => undefined);
-    await rm(file, { force: true });
+    await removeTempFile(file);
     throw error;
   }
   return { path: file, sha256: hash.digest('hex'), size };
 }
 
-export const removeTempFile = (file: string): Promise<void> => rm(file, { force: true });
+export async function removeTempFile(file: string): Promise<void> {
+  await rm(file, { force: true });
+  live.delete(file);
+}
 
 /**
  * Removes staging files that no upload will finish: those of processes that no longer run (a crash
- * or SIGKILL mid-upload), and any older than `olderThanMs`. Returns how many it removed.
+ * or SIGKILL mid-upload), and any older than `olderThanMs` that no upload of this process holds
+ * (a request may last longer than any fixed age). Returns how many it removed.
  */
 export async function removeStaleStagingFiles(tmpDir: string, olderThanMs: number, now = Date.now()): Promise<number> {
   let names: string[];
@@ -60,6 +68,7 @@ export async function removeStaleStagingFiles(tmpDir: string, olderThanMs: numbe
     const match = /^(\d+)\..*\.upload$/.exec(name);
     if (!match && !name.endsWith('.upload')) continue;
     const file = path.join(tmpDir, name);
+    if (live.has(file)) continue;
     const pid = match ? Number(match[1]) : undefined;
     const orphaned = pid !== undefined && pid !== process.pid && !isRunning(pid);
     const info = await stat(file).catch(() => undefined);
