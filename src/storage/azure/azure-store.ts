@@ -2,6 +2,7 @@ import { Readable, Transform } from 'node:stream';
 
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
+import { isNetworkError } from '../../lib/network-errors.js';
 import {
   assertRange,
   ObjectNotFoundError,
@@ -44,18 +45,8 @@ export function parseAzureUrl(url: URL): AzureStoreSettings {
   };
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'REQUEST_SEND_ERROR',
-]);
+/** The SDK's own code for a request that could not be sent (its wrapper of a network error). */
+const REQUEST_SEND_ERROR = 'REQUEST_SEND_ERROR';
 
 interface RestErrorLike {
   name?: string;
@@ -74,8 +65,9 @@ function isNotFound(err: unknown): boolean {
 }
 
 function isUnavailable(err: unknown): boolean {
+  if (isNetworkError(err)) return true;
   const e = asRestError(err);
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
+  if (e.code === REQUEST_SEND_ERROR) return true;
   if (e.name === 'AbortError') return true;
   // Bad account key or a revoked SAS make the store unusable, as does a 5xx.
   return e.statusCode !== undefined && (e.statusCode >= 500 || e.statusCode === 401 || e.statusCode === 403);

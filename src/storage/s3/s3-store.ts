@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
+import { isNetworkError } from '../../lib/network-errors.js';
 import {
   assertRange,
   ObjectNotFoundError,
@@ -97,18 +98,6 @@ export function parseS3Url(url: URL): S3StoreSettings {
   };
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
 const UNAVAILABLE_NAMES = new Set([
   'TimeoutError',
   'CredentialsProviderError',
@@ -143,10 +132,8 @@ function isNotFound(err: unknown): boolean {
 }
 
 function isUnavailable(err: unknown): boolean {
+  if (isNetworkError(err)) return true;
   const e = asSdkError(err);
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
-  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
-  if (Array.isArray(e.errors) && e.errors.some(isUnavailable)) return true;
   if (e.name !== undefined && UNAVAILABLE_NAMES.has(e.name)) return true;
   const code = status(err);
   // Wrong credentials or a missing bucket make the store unusable, as does a 5xx.
