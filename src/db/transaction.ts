@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Kysely, Transaction } from 'kysely';
 
+import { isTransactionConflict } from './errors.js';
 import type { DB } from './tables.js';
 
 /** Tries before a deadlock reaches the caller. Each retry runs the whole transaction again. */
@@ -20,15 +21,8 @@ export async function inTransaction<T>(db: Kysely<DB>, work: (trx: Transaction<D
     try {
       return await db.transaction().execute(work);
     } catch (error) {
-      if (attempt >= ATTEMPTS || !isRetryable(error)) throw error;
+      if (attempt >= ATTEMPTS || !isTransactionConflict(error)) throw error;
       await sleep(Math.random() * FIRST_BACKOFF_MS * 2 ** (attempt - 1));
     }
   }
-}
-
-/** MySQL's ER_LOCK_DEADLOCK; PostgreSQL's deadlock_detected and serialization_failure. */
-function isRetryable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { errno, code } = error as { errno?: unknown; code?: unknown };
-  return errno === 1213 || code === '40P01' || code === '40001';
 }

@@ -186,21 +186,23 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 /**
  * Compiles `src/db` to plain JavaScript in a temp directory that sees the project's node_modules, so
- * a child process can run it without a TypeScript loader. Only `src/db` is needed: it imports
- * nothing else of Pixa at run time.
+ * a child process can run it without a TypeScript loader. Only `src/db` and the framework-free
+ * helpers of `src/lib` are needed: the database code imports nothing else of Pixa at run time.
  */
 async function compileDbModules(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pixa-db-js-'));
   await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  const source = path.join(ROOT, 'src', 'db');
-  for (const entry of await readdir(source, { recursive: true })) {
-    if (!entry.endsWith('.ts')) continue;
-    const { outputText } = ts.transpileModule(await readFile(path.join(source, entry), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    });
-    const target = path.join(dir, 'db', entry.replace(/\.ts$/, '.js'));
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, outputText);
+  for (const folder of ['db', 'lib']) {
+    const source = path.join(ROOT, 'src', folder);
+    for (const entry of await readdir(source, { recursive: true })) {
+      if (!entry.endsWith('.ts')) continue;
+      const { outputText } = ts.transpileModule(await readFile(path.join(source, entry), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+      });
+      const target = path.join(dir, folder, entry.replace(/\.ts$/, '.js'));
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, outputText);
+    }
   }
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
