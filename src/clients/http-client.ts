@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Logger } from 'pino';
-import { Pool, type Dispatcher } from 'undici';
+import { interceptors, Pool, type Dispatcher, type RetryHandler } from 'undici';
 
 import type { Metrics } from '../http/metrics.js';
 import { INTERNAL_TOKEN_HEADER } from '../http/internal-auth.js';
 import { AppError, unavailable } from '../lib/app-error.js';
+import { networkErrorKind } from '../lib/network-errors.js';
 import { currentRequestId } from '../lib/request-context.js';
 
 export interface ServiceClientOptions {
@@ -50,21 +50,12 @@ export interface ServiceClient {
   close(): Promise<void>;
 }
 
+type RetryRequestOptions = Dispatcher.RequestOptions & { retryOptions: RetryHandler.RetryOptions };
+
+/** Times a read is sent again; the first retry waits RETRY_DELAY_MS, the next twice that. */
 const RETRIES = 2;
 const RETRY_DELAY_MS = 50;
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** Errors that mean the request got no answer because the connection failed. */
-const CONNECTION_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * An HTTP client for one internal service. Connections are kept alive (shorter than the server's
@@ -84,8 +75,11 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+  // Reads marked `retry` go through undici's retry interceptor (its decision: retryBeforeAnswer);
+  // every other call through the pool as is. An error answer is an answer: passed on, never retried.
+  const retrying = pool.compose(interceptors.retry({ statusCodes: [] }));
 
-  async function attempt(call: CallOptions): Promise<Dispatcher.ResponseData> {
+  async function send(call: CallOptions): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { [INTERNAL_TOKEN_HEADER]: options.internalToken, ...call.headers };
     const requestId = currentRequestId();
     if (requestId) headers['x-request-id'] = requestId;
@@ -95,7 +89,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       body = JSON.stringify(call.json);
     }
     const query = call.query && Object.fromEntries(Object.entries(call.query).filter(([, v]) => v !== undefined));
-    return pool.request({
+    const request: Dispatcher.RequestOptions = {
       method: call.method,
       path: call.path,
       query,
@@ -103,30 +97,28 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       body,
       signal: call.signal,
       headersTimeout: call.headersTimeoutMs ?? timeoutMs,
-    });
+    };
+    if (!call.retry) return pool.request(request);
+    // The retry interceptor reads per-request options beside the request's own.
+    let answered = false;
+    const withRetry: RetryRequestOptions = { ...request, retryOptions: { retry: retryBeforeAnswer(() => answered) } };
+    const response = await retrying.request(withRetry);
+    answered = true;
+    return response;
   }
 
   async function call(request: CallOptions): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
-    for (let tries = 0; ; tries++) {
-      try {
-        response = await attempt(request);
-        break;
-      } catch (error) {
-        const code = (error as { code?: string }).code ?? '';
-        const own = request.bodyFailure?.();
-        if (own) throw own;
-        if (request.signal?.aborted) throw error;
-        const retry = request.retry && tries < RETRIES && CONNECTION_ERRORS.has(code) && !TIMEOUT_ERRORS.has(code);
-        if (retry) {
-          await sleep(RETRY_DELAY_MS * 2 ** tries);
-          continue;
-        }
-        const reason = TIMEOUT_ERRORS.has(code) ? 'timeout' : 'connection';
-        metrics.internalCallFailures.inc({ target, reason });
-        logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
-        throw unavailable(label);
-      }
+    try {
+      response = await send(request);
+    } catch (error) {
+      const own = request.bodyFailure?.();
+      if (own) throw own;
+      if (request.signal?.aborted) throw error;
+      const reason = networkErrorKind(error) === 'timeout' ? 'timeout' : 'connection';
+      metrics.internalCallFailures.inc({ target, reason });
+      logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
+      throw unavailable(label);
     }
     if (response.statusCode < 400) return response;
     if (response.statusCode >= 500) metrics.internalCallFailures.inc({ target, reason: 'server_error' });
@@ -144,6 +136,19 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       return (await response.body.json()) as T;
     },
     close: () => pool.close(),
+  };
+}
+
+/**
+ * The retry interceptor's decision for a read: send it again only when the connection failed before
+ * any answer (refused, reset, closed), never after a timeout, at most RETRIES times, waiting
+ * RETRY_DELAY_MS and then twice as long. Once the answer's headers arrived (`answered`), a body that
+ * breaks midway fails the call as it is: undici would otherwise resume it with a Range request.
+ */
+function retryBeforeAnswer(answered: () => boolean): RetryHandler.RetryCallback {
+  return (error, { state }, callback) => {
+    if (answered() || state.counter > RETRIES || networkErrorKind(error) !== 'connection') return callback(error);
+    setTimeout(() => callback(null), RETRY_DELAY_MS * 2 ** (state.counter - 1));
   };
 }
 

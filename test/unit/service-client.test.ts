@@ -105,6 +105,37 @@ describe('service client', () => {
     await client.close();
   });
 
+  test('a read whose answer breaks midway › fails at once, not sent again nor resumed with a Range', async () => {
+    const ranges: (string | undefined)[] = [];
+    handler = (request, response) => {
+      ranges.push(request.headers.range);
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      response.write('{"partial":');
+      setTimeout(() => request.socket.destroy(), 20);
+    };
+    const client = clientFor(origin);
+    const error = await client.json({ method: 'GET', path: '/x', retry: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(ranges).toEqual([undefined]);
+    await client.close();
+  });
+
+  test('a read that times out waiting for the answer › a 503, not sent again', async () => {
+    let calls = 0;
+    handler = () => {
+      calls++;
+    };
+    const client = clientFor(origin);
+    const before = await failures();
+    const error = await client
+      .json({ method: 'GET', path: '/x', retry: true, headersTimeoutMs: 100 })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 503, code: 'service_unavailable' });
+    expect(calls).toBe(1);
+    expect(await failures()).toBe(before + 1);
+    await client.close();
+  });
+
   async function failures(): Promise<number> {
     const metric = await metrics.internalCallFailures.get();
     return metric.values.reduce((sum, value) => sum + value.value, 0);
