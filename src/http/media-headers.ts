@@ -31,12 +31,3 @@ export function contentDisposition(type: 'inline' | 'attachment', filename: stri
   );
   return `${type}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
-
-/** Whether an If-None-Match header matches the ETag. */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header
-    .split(',')
-    .map((tag) => tag.trim().replace(/^W\//, ''))
-    .some((tag) => tag === etag || tag === '*');
-}

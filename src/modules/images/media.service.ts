@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 
 import type { Variant } from '../../api/images.js';
-import { etagMatches } from '../../http/media-headers.js';
+import { etagMatches } from '../../lib/etag.js';
 import { notFound } from '../../lib/app-error.js';
 import { ObjectNotFoundError, type ByteRange } from '../../storage/object-store.js';
 import { transferQuotaOf } from '../usage/quota.js';

@@ -12,10 +12,11 @@ import {
 } from '../../api/images.js';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
-import { contentDisposition, etagMatches, parseRange } from '../../http/media-headers.js';
+import { contentDisposition, parseRange } from '../../http/media-headers.js';
 import { typed } from '../../http/typed.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
+import { etagMatches } from '../../lib/etag.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
