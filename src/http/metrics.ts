@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
+import { droppedLogLines } from '../lib/logger.js';
+
 /** The Prometheus metrics of one process; every service it runs records into the same registry. */
 export interface Metrics {
   registry: Registry;
@@ -25,6 +27,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'pixa_' });
   const httpLabels = ['service', 'method', 'route', 'status'] as const;
+  new Counter({
+    name: 'pixa_log_lines_dropped_total',
+    help: 'Log lines not written to stdout because its reader was gone or too far behind.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(droppedLogLines());
+    },
+  });
   return {
     registry,
     httpRequests: new Counter({

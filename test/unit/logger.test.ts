@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 
-import { createLogger, rotatingFile } from '../../src/lib/logger.js';
+import { createLogger, droppedLogLines, rotatingFile, stdoutDestination } from '../../src/lib/logger.js';
 
 describe('log file', () => {
   let dir: string;
@@ -34,5 +36,61 @@ describe('log file', () => {
     const lines = (await readFile(path.join(dir, 'storage.log'), 'utf8')).trim().split('\n');
     const line = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
     expect(line).toMatchObject({ service: 'storage', msg: 'hello', password: '[redacted]', req: { url: '/x' } });
+  });
+});
+
+describe('stdout for logs', () => {
+  /** A real pipe whose reader is `sleep`: it never reads, and killing it closes the pipe. */
+  function stalledPipe() {
+    const reader = spawn('sleep', ['600'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const fd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const gone = new Promise((resolve) => reader.once('exit', resolve));
+    return { fd, reader, gone };
+  }
+
+  test('a reader that is behind › lines queue up to the bound, then are dropped and counted', async () => {
+    const { fd, reader, gone } = stalledPipe();
+    try {
+      const destination = stdoutDestination({ fd, maxQueuedBytes: 256 * 1024 });
+      const before = droppedLogLines();
+      const line = `${'x'.repeat(1023)}\n`;
+      // 2 MB into a 64 KB pipe nobody reads: a blocking write would never return.
+      for (let index = 0; index < 2048; index++) destination.write(line);
+      expect(destination.queuedBytes).toBeGreaterThan(0);
+      expect(destination.queuedBytes).toBeLessThanOrEqual(256 * 1024);
+      expect(droppedLogLines() - before).toBeGreaterThan(1000);
+      destination.flushSync(); // returns: one attempt, no waiting
+    } finally {
+      reader.kill('SIGKILL');
+      await gone;
+    }
+  });
+
+  test('a reader that has gone › every line is dropped and counted, nothing throws or waits', async () => {
+    const { fd, reader, gone } = stalledPipe();
+    const destination = stdoutDestination({ fd });
+    destination.write('before\n');
+    reader.kill('SIGKILL');
+    await gone;
+    const before = droppedLogLines();
+    for (let index = 0; index < 100; index++) destination.write(`line ${index}\n`);
+    destination.flushSync();
+    expect(destination.broken).toBe(true);
+    expect(droppedLogLines() - before).toBe(100);
+  });
+
+  test('a logger given the destination › writes JSON lines through it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pixa-stdout-'));
+    const file = path.join(dir, 'out.log');
+    const fd = openSync(file, 'w');
+    try {
+      const logger = createLogger({ service: 'auth', level: 'info', destination: stdoutDestination({ fd }) });
+      logger.info('through the queue');
+      const line = JSON.parse((await readFile(file, 'utf8')).trim()) as Record<string, unknown>;
+      expect(line).toMatchObject({ service: 'auth', msg: 'through the queue' });
+    } finally {
+      closeSync(fd);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
