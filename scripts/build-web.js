@@ -15,6 +15,8 @@ const sources = [
   join(webDir, 'index.html'),
   join(webDir, 'vite.config.js'),
   join(webDir, 'public'),
+  // The web imports the API contract's types and credential rules.
+  join(root, 'src', 'api'),
 ];
 
 /** Newest modification time among the files under `path` (a file or a directory), or 0 if absent. */

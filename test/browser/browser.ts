@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe } from 'vitest';
+
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
 
 /** Why the browser suites cannot run here, or null when they can. Printed by the suites that skip. */
-export function browserSkipReason(): string | null {
+function browserSkipReason(): string | null {
   if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing (apt-get install -y chromium)`;
   return null;
 }
@@ -22,14 +25,9 @@ export function ensureWebBuilt(): void {
   if (result.status !== 0) throw new Error(`web build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
-export interface TestBrowser {
-  browser: Browser;
-  close(): Promise<void>;
-}
-
 /** Debian's Chromium, headless. Playwright gives every launch a fresh temporary profile and removes it on close. */
-export async function launchBrowser(): Promise<TestBrowser> {
-  const browser = await chromium.launch({
+function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless',
@@ -42,10 +40,56 @@ export async function launchBrowser(): Promise<TestBrowser> {
       '--disable-sync',
     ],
   });
-  return {
-    browser,
-    close: () => browser.close(),
-  };
+}
+
+/**
+ * A describe block for a suite that drives Chromium: skipped, with the reason printed once, where
+ * Chromium is missing.
+ */
+export function describeInBrowser(name: string, body: () => void): void {
+  const reason = browserSkipReason();
+  if (reason) console.warn(`web UI browser tests skipped (${name}): ${reason}`);
+  describe.skipIf(reason !== null)(name, body);
+}
+
+/** What a browser suite's tests use: Chromium, and the Pixa servers by the names the suite gave them. */
+export type BrowserSuite<Name extends string> = { readonly browser: Browser } & {
+  readonly [server in Name]: TestServer;
+};
+
+/**
+ * The set-up every browser suite shares, called inside its describe block: before the first test web/dist
+ * is built, one Pixa server is started per entry of `servers` (with those variables) and Chromium is
+ * launched, all at once; after the last test they are closed. The fields are there once the tests run.
+ */
+export function browserSuite<Name extends string>(servers: Record<Name, Record<string, string>>): BrowserSuite<Name> {
+  const names = Object.keys(servers) as Name[];
+  if ((names as string[]).includes('browser')) throw new Error('"browser" names the browser, not a server');
+  const suite: Record<string, unknown> = {};
+  let chrome: Browser | undefined;
+  const started: TestServer[] = [];
+
+  beforeAll(async () => {
+    ensureWebBuilt();
+    await Promise.all([
+      launchBrowser().then((browser) => {
+        chrome = browser;
+        suite.browser = browser;
+      }),
+      ...names.map(async (name) => {
+        const server = await startTestServer(servers[name]);
+        started.push(server);
+        suite[name] = server;
+      }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await chrome?.close();
+    await Promise.all(started.map((server) => server.close()));
+  });
+
+  return suite as BrowserSuite<Name>;
 }
 
 export const DESKTOP = { width: 1280, height: 800 };

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 
 import { comparePhotos } from '../../web/src/lib/gallery-order.js';
 import { firstBlockBelow, layoutGallery, type Block } from '../../web/src/lib/layout.js';
-import type { Photo } from '../../web/src/lib/types.js';
+import type { Image as Photo } from '../../src/api/index.js';
 
 function photo(id: number, takenAt: string, width = 1200, height = 800): Photo {
   const url = `/media/${id}`;

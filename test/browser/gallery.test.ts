@@ -1,21 +1,11 @@
 import { readFile } from 'node:fs/promises';
 
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 
 import { apiClient, newCredentials, signedUpUser } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  browserSkipReason,
-  DESKTOP,
-  ensureWebBuilt,
-  launchBrowser,
-  newPage,
-  PHONE,
-  screenshot,
-  type TestBrowser,
-} from './browser.js';
+import { browserSuite, describeInBrowser, DESKTOP, newPage, PHONE, screenshot } from './browser.js';
 import {
   createAccount,
   dropFiles,
@@ -33,9 +23,6 @@ import {
   waitForThumbnails,
   waitForVisibleThumbnails,
 } from './gallery-page.js';
-
-const skipReason = browserSkipReason();
-if (skipReason) console.warn(`web UI browser tests skipped: ${skipReason}`);
 
 interface TestPhoto {
   name: string;
@@ -68,26 +55,15 @@ function asFile(photo: TestPhoto) {
   return { name: photo.name, mimeType: photo.type, buffer: photo.data };
 }
 
-describe.skipIf(skipReason !== null)('web UI › gallery', () => {
-  let server: TestServer;
-  let chrome: TestBrowser;
-
-  beforeAll(async () => {
-    ensureWebBuilt();
-    [server, chrome] = await Promise.all([startTestServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await chrome?.close();
-    await server?.close();
-  });
+describeInBrowser('web UI › gallery', () => {
+  const suite = browserSuite({ server: {} });
 
   test('upload by drop and button, browse in date order, view, download, delete, sign out and in', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
     const photos = await threePhotos();
     const credentials = newCredentials('web');
 
-    await page.goto(server.url);
+    await page.goto(suite.server.url);
     await page.getByRole('heading', { name: 'Sign in to Pixa' }).waitFor();
     await screenshot(page, 'signin-desktop');
     await createAccount(page, credentials);
@@ -193,9 +169,9 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
   });
 
   test('a delete the server refuses is explained in the confirmation, and can be tried again', async () => {
-    const { context, page } = await newPage(chrome.browser, DESKTOP);
+    const { context, page } = await newPage(suite.browser, DESKTOP);
     const photos = await threePhotos();
-    await page.goto(server.url);
+    await page.goto(suite.server.url);
     await createAccount(page, newCredentials('refused'));
     await page.locator('input[type=file]').setInputFiles([asFile(photos.may)]);
     await waitForThumbnails(page, 1);
@@ -220,7 +196,7 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
   });
 
   test('a long gallery loads page by page and keeps only the rows near the screen in the page', async () => {
-    const client = apiClient(server.url);
+    const client = apiClient(suite.server.url);
     const user = await signedUpUser(client, 'long');
     const total = 150;
     const shapes = [
@@ -241,8 +217,8 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
     });
     await inParallel(uploads, 6);
 
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    await page.goto(server.url);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    await page.goto(suite.server.url);
     await signIn(page, user);
     await waitForVisibleThumbnails(page);
     await screenshot(page, 'gallery-desktop');
@@ -261,8 +237,8 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
     expect(headings.at(-1)).toBe('March 2024');
 
     // The same gallery at phone width, signed in on another device.
-    const phone = await newPage(chrome.browser, PHONE);
-    await phone.page.goto(server.url);
+    const phone = await newPage(suite.browser, PHONE);
+    await phone.page.goto(suite.server.url);
     await signIn(phone.page, user);
     await waitForVisibleThumbnails(phone.page);
     await screenshot(phone.page, 'gallery-phone');
@@ -275,10 +251,10 @@ describe.skipIf(skipReason !== null)('web UI › gallery', () => {
   });
 
   test('at 375 px wide everything fits, and a swipe moves through the photos', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, PHONE);
+    const { context, page, problems } = await newPage(suite.browser, PHONE);
     const photos = await threePhotos();
 
-    await page.goto(server.url);
+    await page.goto(suite.server.url);
     await page.getByRole('heading', { name: 'Sign in to Pixa' }).waitFor();
     await screenshot(page, 'signin-phone');
     await createAccount(page, newCredentials('phone'));

@@ -1,38 +1,21 @@
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 
 import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { browserSkipReason, DESKTOP, ensureWebBuilt, launchBrowser, newPage, type TestBrowser } from './browser.js';
+import { browserSuite, describeInBrowser, DESKTOP, newPage } from './browser.js';
 import { signIn, uploadRow, waitForThumbnails } from './gallery-page.js';
 
-const skipReason = browserSkipReason();
-if (skipReason) console.warn(`web UI browser tests skipped: ${skipReason}`);
-
-describe.skipIf(skipReason !== null)('web UI › usage meters', () => {
-  let unlimited: TestServer;
-  let tiny: TestServer;
-  let chrome: TestBrowser;
-
-  beforeAll(async () => {
-    ensureWebBuilt();
-    [unlimited, tiny, chrome] = await Promise.all([
-      startTestServer({ PIXA_STORAGE_QUOTA_MB: '0', PIXA_DAILY_TRANSFER_MB: '0' }),
-      startTestServer({ PIXA_STORAGE_QUOTA_MB: '1' }),
-      launchBrowser(),
-    ]);
-  });
-
-  afterAll(async () => {
-    await chrome?.close();
-    await Promise.all([unlimited?.close(), tiny?.close()]);
+describeInBrowser('web UI › usage meters', () => {
+  const suite = browserSuite({
+    unlimited: { PIXA_STORAGE_QUOTA_MB: '0', PIXA_DAILY_TRANSFER_MB: '0' },
+    tiny: { PIXA_STORAGE_QUOTA_MB: '1' },
   });
 
   test('a quota of 0 shows as unlimited', async () => {
-    const user = await signedUpUser(apiClient(unlimited.url), 'free');
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    await page.goto(unlimited.url);
+    const user = await signedUpUser(apiClient(suite.unlimited.url), 'free');
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    await page.goto(suite.unlimited.url);
     await signIn(page, user);
     await page
       .locator('input[type=file]')
@@ -49,7 +32,7 @@ describe.skipIf(skipReason !== null)('web UI › usage meters', () => {
   });
 
   test('near the storage quota the meter turns to its warning colour, and a photo over it is refused', async () => {
-    const client = apiClient(tiny.url);
+    const client = apiClient(suite.tiny.url);
     const user = await signedUpUser(client, 'full');
     // Noisy photos (they hardly compress) fill the 1 MB in steps of a few per cent, up to 90 % or more.
     for (let seed = 1; seed < 100; seed++) {
@@ -58,8 +41,8 @@ describe.skipIf(skipReason !== null)('web UI › usage meters', () => {
       await client.upload(user.token, [{ name: `noise-${seed}.jpg`, data: await noisyPhoto(200), type: 'image/jpeg' }]);
     }
 
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    await page.goto(tiny.url);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    await page.goto(suite.tiny.url);
     await signIn(page, user);
     const storage = page.locator('[data-meter=storage]');
     await expect.poll(() => storage.getAttribute('data-level')).toMatch(/^(warn|full)$/);

@@ -1,31 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 
 import { apiClient, newCredentials, signedUpUser } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { browserSkipReason, DESKTOP, ensureWebBuilt, launchBrowser, newPage, type TestBrowser } from './browser.js';
+import { browserSuite, describeInBrowser, DESKTOP, newPage } from './browser.js';
 import { createAccount, storedSession } from './gallery-page.js';
 
-const skipReason = browserSkipReason();
-if (skipReason) console.warn(`web UI browser tests skipped: ${skipReason}`);
-
-describe.skipIf(skipReason !== null)('web UI › signing in', () => {
-  let server: TestServer;
-  let chrome: TestBrowser;
-
-  beforeAll(async () => {
-    ensureWebBuilt();
-    [server, chrome] = await Promise.all([startTestServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await chrome?.close();
-    await server?.close();
-  });
+describeInBrowser('web UI › signing in', () => {
+  const suite = browserSuite({ server: {} });
 
   test('the form explains bad input before sending, and the server’s refusals after', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    const taken = await signedUpUser(apiClient(server.url), 'taken');
-    await page.goto(server.url);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    const taken = await signedUpUser(apiClient(suite.server.url), 'taken');
+    await page.goto(suite.server.url);
 
     await page
       .getByRole('group', { name: 'Sign in or create an account' })
@@ -41,6 +26,13 @@ describe.skipIf(skipReason !== null)('web UI › signing in', () => {
     await page.getByText('Usernames are at least 3 characters.').waitFor();
     await page.getByText('Passwords are at least 8 characters.').waitFor();
     expect(await username.getAttribute('aria-invalid')).toBe('true');
+
+    // Lengths count characters as people do, as the server does: four cats are 4, not 8 UTF-16 units.
+    const tooShort = page.getByText('Passwords are at least 8 characters.');
+    await password.fill('long enough');
+    await tooShort.waitFor({ state: 'hidden' });
+    await password.fill('🐈🐈🐈🐈');
+    await tooShort.waitFor();
 
     await username.fill('has space');
     await username.blur();
@@ -68,9 +60,9 @@ describe.skipIf(skipReason !== null)('web UI › signing in', () => {
   });
 
   test('after ten wrong passwords the form says how long to wait', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    const user = await signedUpUser(apiClient(server.url), 'guess');
-    await page.goto(server.url);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    const user = await signedUpUser(apiClient(suite.server.url), 'guess');
+    await page.goto(suite.server.url);
     await page.getByLabel('Username').fill(user.username);
     const password = page.getByLabel('Password', { exact: true });
     const submit = page.locator('form').getByRole('button', { name: 'Sign in' });
@@ -91,14 +83,14 @@ describe.skipIf(skipReason !== null)('web UI › signing in', () => {
   });
 
   test('an ended session lands on the sign-in page with a short message', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
-    await page.goto(server.url);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
+    await page.goto(suite.server.url);
     await createAccount(page, newCredentials('ended'));
     await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
 
     // The token is revoked behind the page's back, as when the password is changed elsewhere.
     const token = (await storedSession(page))?.token;
-    const revoked = await apiClient(server.url).request('POST', '/api/v1/auth/logout', { token });
+    const revoked = await apiClient(suite.server.url).request('POST', '/api/v1/auth/logout', { token });
     expect(revoked.status).toBe(204);
 
     await page.reload();
@@ -111,9 +103,9 @@ describe.skipIf(skipReason !== null)('web UI › signing in', () => {
   });
 
   test('changing the password keeps this page signed in with the new token', async () => {
-    const { context, page, problems } = await newPage(chrome.browser, DESKTOP);
+    const { context, page, problems } = await newPage(suite.browser, DESKTOP);
     const credentials = newCredentials('change');
-    await page.goto(server.url);
+    await page.goto(suite.server.url);
     await createAccount(page, credentials);
     await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
     const before = await storedSession(page);
@@ -136,7 +128,7 @@ describe.skipIf(skipReason !== null)('web UI › signing in', () => {
 
     await page.reload();
     await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
-    const login = await apiClient(server.url).login(credentials.username, 'a brand new passphrase');
+    const login = await apiClient(suite.server.url).login(credentials.username, 'a brand new passphrase');
     expect(login.status).toBe(200);
 
     expect(problems).toEqual([]);

@@ -1,4 +1,14 @@
-import type { Photo, PhotoPage, Session, UploadedPhoto, Usage, User } from './types.js';
+import type {
+  Credentials,
+  Image as Photo,
+  ImagePage as PhotoPage,
+  PasswordChange,
+  SignIn as Session,
+  UploadedImage as UploadedPhoto,
+  UploadResult,
+  Usage,
+  User,
+} from '../../../src/api/index.js';
 
 const BASE = '/api/v1';
 
@@ -106,13 +116,16 @@ async function request<T>(
 
 export const api = {
   register: (username: string, password: string) =>
-    request<Session>('POST', '/auth/register', { body: { username, password }, auth: false }),
+    request<Session>('POST', '/auth/register', { body: { username, password } satisfies Credentials, auth: false }),
   login: (username: string, password: string) =>
-    request<Session>('POST', '/auth/login', { body: { username, password }, auth: false }),
+    request<Session>('POST', '/auth/login', { body: { username, password } satisfies Credentials, auth: false }),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<User>('GET', '/me'),
   changePassword: (currentPassword: string, newPassword: string) =>
-    request<Session>('POST', '/auth/password', { body: { currentPassword, newPassword }, sessionCheck: false }),
+    request<Session>('POST', '/auth/password', {
+      body: { currentPassword, newPassword } satisfies PasswordChange,
+      sessionCheck: false,
+    }),
   listPhotos: (cursor: string | null, limit = 60) =>
     request<PhotoPage>(
       'GET',
@@ -145,7 +158,7 @@ export function uploadPhoto(file: File, onProgress: (loaded: number, total: numb
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
         try {
-          resolve((JSON.parse(xhr.responseText) as { images: UploadedPhoto[] }).images);
+          resolve((JSON.parse(xhr.responseText) as UploadResult).images);
         } catch {
           reject(toApiError(500, '', null));
         }

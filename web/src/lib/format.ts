@@ -63,3 +63,8 @@ export function longDateTime(iso: string): string {
 export function altText(photo: { filename: string; takenAt: string }): string {
   return `${photo.filename}, taken ${shortDate(photo.takenAt)}`;
 }
+
+/** Whole minutes to wait for a Retry-After in seconds, never 0. */
+export function retryMinutes(seconds: number): number {
+  return Math.max(1, Math.ceil(seconds / 60));
+}

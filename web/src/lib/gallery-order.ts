@@ -1,4 +1,4 @@
-import type { Photo } from './types.js';
+import type { Image as Photo } from '../../../src/api/index.js';
 
 /** Newest taken first, then newest id first: the server's order. */
 export function comparePhotos(a: Photo, b: Photo): number {

@@ -1,6 +1,6 @@
 import { api, ApiError } from './api.js';
 import { comparePhotos, mergePhotos } from './gallery-order.js';
-import type { Photo } from './types.js';
+import type { Image as Photo } from '../../../src/api/index.js';
 
 const PAGE_SIZE = 60;
 /** A photo whose picture failed to load gets fresh signed URLs at most this often. */

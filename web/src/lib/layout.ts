@@ -1,5 +1,5 @@
 import { monthKey, monthLabel } from './format.js';
-import type { Photo } from './types.js';
+import type { Image as Photo } from '../../../src/api/index.js';
 
 /** A photo placed in the grid, in pixels relative to its row. */
 export interface Tile {

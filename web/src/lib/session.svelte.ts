@@ -1,5 +1,5 @@
 import { api, onSessionRejected, setToken } from './api.js';
-import type { Session, User } from './types.js';
+import type { SignIn as Session, User } from '../../../src/api/index.js';
 
 const STORAGE_KEY = 'pixa.session';
 /** setTimeout's limit; longer sessions are re-armed when the timer fires. */

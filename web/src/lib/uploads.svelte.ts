@@ -1,6 +1,6 @@
 import { uploadPhoto } from './api.js';
 import type { UploadHandle } from './api.js';
-import type { UploadedPhoto } from './types.js';
+import type { UploadedImage as UploadedPhoto } from '../../../src/api/index.js';
 
 /** Files uploading at the same time; the rest wait their turn. */
 const PARALLEL = 3;

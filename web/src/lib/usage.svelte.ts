@@ -1,5 +1,5 @@
 import { api } from './api.js';
-import type { Usage } from './types.js';
+import type { Usage } from '../../../src/api/index.js';
 
 /** The storage and transfer meters. Refreshes coalesce: many finished uploads cause at most two requests. */
 class UsageState {
