@@ -250,8 +250,10 @@ describe('login', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);
   });
 
-  it('login › failures from many addresses against one account › block the account everywhere', async () => {
-    const { username, password } = await signedUpUser(api);
+  it('login › failures from many addresses against one account › block new devices, not the owner’s', async () => {
+    const { username, password } = newCredentials();
+    // The owner's device got its device cookie when it created the account.
+    const { device } = await server.pixa.auth.register(username, password, { address: '10.0.0.8' });
     const addresses = Array.from({ length: 100 }, (_, i) => `10.1.${Math.floor(i / 250)}.${i % 250}`);
     for (let i = 0; i < addresses.length; i += 10) {
       await Promise.all(
@@ -262,6 +264,9 @@ describe('login', () => {
     }
 
     await expect(server.pixa.auth.login(username, password, '10.2.0.1')).rejects.toMatchObject({ statusCode: 429 });
+    await expect(server.pixa.auth.login(username, password, '10.0.0.8', device)).resolves.toMatchObject({
+      user: { username },
+    });
   });
 
   it.each([

@@ -7,7 +7,8 @@ import { AppError, unauthorized } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
 import { toIso } from '../../lib/time.js';
 import { checkNewPassword, checkUsername, USERNAME_PATTERN, usernameKey } from './credential-rules.js';
-import { createKeyedQueue, type LoginThrottle } from './login-throttle.js';
+import type { DeviceKeys } from './device-keys.js';
+import type { LoginThrottle, SignInAttempt } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
 import * as sessions from './session.repository.js';
 import type { ActiveSession } from './session.repository.js';
@@ -27,6 +28,14 @@ export interface SignIn {
   user: UserDto;
 }
 
+/**
+ * A sign-in as the auth service returns it to the gateway: with a new device token for the
+ * client's device cookie. The gateway sets the cookie and leaves the token out of the response body.
+ */
+export interface DeviceSignIn extends SignIn {
+  device: string;
+}
+
 /** Who a request acts for: the session it came with and that session's user. */
 export type Principal = ActiveSession;
 
@@ -36,12 +45,22 @@ export interface AuthService {
     username: string,
     password: string,
     options?: { role?: 'user' | 'admin'; address?: string },
-  ): Promise<SignIn>;
-  login(username: string, password: string, address: string): Promise<SignIn>;
+  ): Promise<DeviceSignIn>;
+  /**
+   * `device` is the value of the client's device cookie: when it was issued to this account, failures
+   * count against that device alone, so the owner is not locked out by guessing from elsewhere.
+   */
+  login(username: string, password: string, address: string, device?: string): Promise<DeviceSignIn>;
   logout(sessionId: string): Promise<void>;
   authenticate(token: string): Promise<Principal>;
-  /** A wrong current password counts as a failed sign-in of the account from `address`. */
-  changePassword(principal: Principal, currentPassword: string, newPassword: string, address?: string): Promise<SignIn>;
+  /** A wrong current password counts as a failed sign-in of the account from `address` (or `device`). */
+  changePassword(
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+    address?: string,
+    device?: string,
+  ): Promise<SignIn>;
   getUser(userId: string): Promise<UserDto>;
 }
 
@@ -58,16 +77,34 @@ export function createAuthService(deps: {
   db: Kysely<DB>;
   signer: TokenSigner;
   throttle: LoginThrottle;
+  devices: DeviceKeys;
   tokenTtlSeconds: number;
   /** Accounts one address may create per hour; 0 = no limit. */
   signupPerHour?: number;
   now?: () => number;
 }): AuthService {
-  const { db, signer, throttle, tokenTtlSeconds } = deps;
+  const { db, signer, throttle, devices, tokenTtlSeconds } = deps;
   const now = deps.now ?? Date.now;
   // Verified when the username is unknown, so both failures take the same time.
   const decoyHash = hashPassword(newId());
-  const oneAttemptAtATime = createKeyedQueue();
+
+  /**
+   * Runs `verify` as one sign-in attempt: the throttle counts it as a failure before the argon2 work
+   * (so parallel attempts cannot all slip under a limit) and takes that back when it succeeds.
+   */
+  async function throttled<T>(attempt: SignInAttempt, verify: () => Promise<T | undefined>): Promise<T | undefined> {
+    const reservation = await throttle.begin(attempt, now());
+    let verified: T | undefined;
+    try {
+      verified = await verify();
+    } catch (error) {
+      // Not a wrong password (the database failed): the attempt does not count.
+      await throttle.release(reservation).catch(() => undefined);
+      throw error;
+    }
+    if (verified !== undefined) await throttle.succeed(reservation);
+    return verified;
+  }
 
   async function startSession(user: users.UserRow): Promise<SignIn> {
     const createdAt = now();
@@ -89,45 +126,51 @@ export function createAuthService(deps: {
     async register(username, password, options = {}) {
       checkUsername(username);
       checkNewPassword(password, username);
-      if (options.address !== undefined) await throttle.checkSignup(options.address, deps.signupPerHour ?? 0, now());
       const key = usernameKey(username);
-      if (await users.findUserByKey(db, key)) throw usernameTaken();
-      const row: users.UserRow = {
-        id: newId(),
-        username,
-        username_key: key,
-        password_hash: await hashPassword(password),
-        role: options.role ?? 'user',
-        storage_quota_bytes: null,
-        daily_transfer_bytes: null,
-        storage_used_bytes: 0,
-        created_at: now(),
-      };
+      // The place is taken before the hash, so registrations sent at once cannot all pass the limit;
+      // it is given back when no account comes of it.
+      const place =
+        options.address === undefined
+          ? undefined
+          : await throttle.reserveSignup(options.address, deps.signupPerHour ?? 0, now());
+      let row: users.UserRow;
       try {
-        await users.insertUser(db, row);
+        if (await users.findUserByKey(db, key)) throw usernameTaken();
+        row = {
+          id: newId(),
+          username,
+          username_key: key,
+          password_hash: await hashPassword(password),
+          role: options.role ?? 'user',
+          storage_quota_bytes: null,
+          daily_transfer_bytes: null,
+          storage_used_bytes: 0,
+          created_at: now(),
+        };
+        try {
+          await users.insertUser(db, row);
+        } catch (error) {
+          // Two registrations of one name raced past the check above; the unique key decides.
+          if (isUniqueViolation(error)) throw usernameTaken();
+          throw error;
+        }
       } catch (error) {
-        // Two registrations of one name raced past the check above; the unique key decides.
-        if (isUniqueViolation(error)) throw usernameTaken();
+        await throttle.release(place);
         throw error;
       }
-      if (options.address !== undefined) await throttle.recordSignup(options.address, now());
-      return startSession(row);
+      return { ...(await startSession(row)), device: devices.issue(key) };
     },
 
-    async login(username, password, address) {
+    async login(username, password, address, device) {
       const key = usernameKey(username.trim());
-      const user = await oneAttemptAtATime(key, async () => {
-        await throttle.check(key, address, now());
+      const attempt = { account: key, address, device: devices.verify(device, key) };
+      const user = await throttled(attempt, async () => {
         const found = USERNAME_PATTERN.test(key) ? await users.findUserByKey(db, key) : undefined;
         const ok = await verifyPassword(found?.password_hash ?? (await decoyHash), password);
-        if (!found || !ok) {
-          await throttle.recordFailure(key, address, now());
-          throw invalidCredentials();
-        }
-        await throttle.recordSuccess(key, address);
-        return found;
+        return found && ok ? found : undefined;
       });
-      return startSession(user);
+      if (!user) throw invalidCredentials();
+      return { ...(await startSession(user)), device: devices.issue(key) };
     },
 
     async logout(sessionId) {
@@ -144,17 +187,16 @@ export function createAuthService(deps: {
       return session;
     },
 
-    async changePassword(principal, currentPassword, newPassword, address = 'internal') {
+    async changePassword(principal, currentPassword, newPassword, address = 'internal', device) {
       const user = await users.findUserById(db, principal.userId);
       if (!user) throw unauthorized();
       // A stolen token must not become an unlimited oracle for the password: same throttle as sign-in.
-      await oneAttemptAtATime(user.username_key, async () => {
-        await throttle.check(user.username_key, address, now());
-        if (!(await verifyPassword(user.password_hash, currentPassword))) {
-          await throttle.recordFailure(user.username_key, address, now());
-          throw new AppError('invalid_credentials', 401, 'Your current password is wrong.');
-        }
-      });
+      const key = user.username_key;
+      const attempt = { account: key, address, device: devices.verify(device, key) };
+      const right = await throttled(attempt, async () =>
+        (await verifyPassword(user.password_hash, currentPassword)) ? true : undefined,
+      );
+      if (!right) throw new AppError('invalid_credentials', 401, 'Your current password is wrong.');
       checkNewPassword(newPassword, user.username);
       const passwordHash = await hashPassword(newPassword);
       await inTransaction(db, async (trx) => {

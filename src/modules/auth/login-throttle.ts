@@ -1,41 +1,82 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../../db/tables.js';
+import { inTransaction } from '../../db/transaction.js';
 import { AppError } from '../../lib/app-error.js';
-import { clearEvents, eventTimes, pruneEvents, recordEvents } from './throttle-event.repository.js';
+import { newId } from '../../lib/ids.js';
+import { addressKey } from './address-key.js';
+import {
+  clearEvents,
+  deleteEvents,
+  eventTimes,
+  insertEvents,
+  lockScopes,
+  pruneEvents,
+} from './throttle-event.repository.js';
 
 interface Limit {
-  scope: (account: string, address: string) => string;
+  scope: string;
   max: number;
   windowMs: number;
 }
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
-/**
- * Failed sign-ins are counted in the database (so every replica sees them) in three scopes:
- * - one account from one address: tight, stops a guesser quickly without locking out the owner
- *   elsewhere;
- * - one account from anywhere: at most 100 an hour, against a distributed guesser;
- * - one address against any account: against password spraying.
- */
-const LIMITS: readonly Limit[] = [
-  { scope: (account, address) => `pair:${account}|${address}`, max: 10, windowMs: 15 * MINUTE },
-  { scope: (account) => `account:${account}`, max: 100, windowMs: 60 * MINUTE },
-  { scope: (_account, address) => `address:${address}`, max: 50, windowMs: 15 * MINUTE },
-];
-
-export interface LoginThrottle {
-  /** Throws 429 with Retry-After when any scope is at its limit. */
-  check(account: string, address: string, now: number): Promise<void>;
-  recordFailure(account: string, address: string, now: number): Promise<void>;
-  recordSuccess(account: string, address: string): Promise<void>;
-  /** Throws 429 with Retry-After when `address` created `perHour` accounts in the last hour (0 = no limit). */
-  checkSignup(address: string, perHour: number, now: number): Promise<void>;
-  recordSignup(address: string, now: number): Promise<void>;
+/** One sign-in (or password-change) attempt, as the throttle sees it. */
+export interface SignInAttempt {
+  /** The username key tried. */
+  account: string;
+  /** The client's address. */
+  address: string;
+  /** The id of the device cookie the request carried, when it was valid for `account`. */
+  device?: string;
 }
 
-const signupScope = (address: string): string => `signup:${address}`;
+/** Events counted ahead of the work they limit, to keep or to take back. */
+export interface Reservation {
+  ids: string[];
+  /** The scope whose failures a success forgets. */
+  forgets?: string;
+}
+
+/**
+ * Failed sign-ins are counted in the database (so every replica sees them). An attempt from a device
+ * that signed in to the account before (a valid device cookie) counts against that device alone:
+ * 10 in 15 minutes. Any other attempt counts in three scopes:
+ * - the account from the address: 10 in 15 minutes, stops a guesser quickly;
+ * - the account from anywhere: 100 an hour, against a distributed guesser. It locks out new devices
+ *   only, never a device the owner signed in on before;
+ * - the address against any account: 50 in 15 minutes, against password spraying.
+ * IPv6 addresses count by their /64.
+ */
+function limitsOf({ account, address, device }: SignInAttempt): Limit[] {
+  if (device !== undefined) return [{ scope: `device:${device}`, max: 10, windowMs: 15 * MINUTE }];
+  const net = addressKey(address);
+  return [
+    { scope: `pair:${account}|${net}`, max: 10, windowMs: 15 * MINUTE },
+    { scope: `account:${account}`, max: 100, windowMs: HOUR },
+    { scope: `address:${net}`, max: 50, windowMs: 15 * MINUTE },
+  ];
+}
+
+export interface LoginThrottle {
+  /**
+   * Counts the attempt as a failure in each of its scopes before the password is checked, in one
+   * transaction holding the scopes' locks, so parallel attempts cannot all pass one count. Throws
+   * 429 with Retry-After, counting nothing, when a scope is at its limit.
+   */
+  begin(attempt: SignInAttempt, now: number): Promise<Reservation>;
+  /** The password was right: the attempt was no failure, and the pair's or device's failures are forgotten. */
+  succeed(reservation: Reservation): Promise<void>;
+  /**
+   * Reserves one of the `perHour` accounts `address` may create an hour (0 = no limit: undefined);
+   * throws 429 with Retry-After when none is left.
+   */
+  reserveSignup(address: string, perHour: number, now: number): Promise<Reservation | undefined>;
+  /** The work reserved for did not happen: the place is free again. */
+  release(reservation: Reservation | undefined): Promise<void>;
+}
 
 /** Seconds until fewer than `max` of `times` (oldest first) fall in the window ending now. */
 function secondsUntilFree(times: number[], max: number, windowMs: number, now: number): number {
@@ -49,74 +90,61 @@ const inMinutes = (seconds: number): string => {
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 };
 
+const tooManyAttempts = (seconds: number): AppError =>
+  new AppError('too_many_attempts', 429, `Too many failed sign-in attempts. Try again in ${inMinutes(seconds)}.`, {
+    'retry-after': String(seconds),
+  });
+
+const tooManySignups = (seconds: number): AppError =>
+  new AppError(
+    'too_many_signups',
+    429,
+    `Too many accounts were created from your network. Try again in ${inMinutes(seconds)}.`,
+    { 'retry-after': String(seconds) },
+  );
+
 export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
-  return {
-    async check(account, address, now) {
-      let seconds = 0;
-      for (const limit of LIMITS) {
-        const times = await eventTimes(db, limit.scope(account, address), now - limit.windowMs);
-        // Allowed again once enough of the oldest failures have left the window.
-        seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
-      }
-      if (seconds > 0) {
-        throw new AppError(
-          'too_many_attempts',
-          429,
-          `Too many failed sign-in attempts. Try again in ${inMinutes(seconds)}.`,
-          { 'retry-after': String(seconds) },
-        );
-      }
-    },
-    async recordFailure(account, address, now) {
-      await recordEvents(
-        db,
-        LIMITS.map((limit) => limit.scope(account, address)),
+  /** Counts one event in every scope of `limits` unless one is full; then throws `refuse(seconds)`. */
+  async function reserve(limits: Limit[], now: number, refuse: (seconds: number) => AppError): Promise<string[]> {
+    const ids = await inTransaction(db, async (trx) => {
+      await lockScopes(
+        trx,
+        limits.map((limit) => limit.scope),
         now,
       );
-      // Keep the table small: nothing older than the longest window matters.
-      if (Math.random() < 0.05) await pruneEvents(db, now - 60 * MINUTE);
-    },
-    async checkSignup(address, perHour, now) {
-      if (perHour <= 0) return;
-      const times = await eventTimes(db, signupScope(address), now - 60 * MINUTE);
-      const seconds = secondsUntilFree(times, perHour, 60 * MINUTE, now);
-      if (seconds > 0) {
-        throw new AppError(
-          'too_many_signups',
-          429,
-          `Too many accounts were created from your network. Try again in ${inMinutes(seconds)}.`,
-          { 'retry-after': String(seconds) },
-        );
+      let seconds = 0;
+      for (const limit of limits) {
+        const times = await eventTimes(trx, limit.scope, now - limit.windowMs);
+        // Allowed again once enough of the oldest events have left the window.
+        seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
       }
-    },
-    async recordSignup(address, now) {
-      await recordEvents(db, [signupScope(address)], now);
-    },
-    async recordSuccess(account, address) {
-      await clearEvents(db, LIMITS[0]!.scope(account, address));
-    },
-  };
-}
+      if (seconds > 0) throw refuse(seconds);
+      const events = limits.map((limit) => ({ id: newId(), scope: limit.scope, at: now }));
+      // Counted now, as if it failed; a sign-in that succeeds takes it back.
+      await insertEvents(trx, events);
+      return events.map((event) => event.id);
+    });
+    // Keep the tables small. Housekeeping only: a failure (a deadlock with a sign-in) waits for next time.
+    if (Math.random() < 0.02) await pruneEvents(db, now - HOUR).catch(() => undefined);
+    return ids;
+  }
 
-/**
- * Runs tasks for one key one after another. Sign-in attempts for one account go through this, so
- * that parallel guesses cannot all pass the throttle's check before any of their failures is
- * recorded. It serialises within one process; across replicas the window is one attempt each.
- */
-export function createKeyedQueue() {
-  const tails = new Map<string, Promise<void>>();
-  return async function run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    tails.set(key, tail);
-    try {
-      return await result;
-    } finally {
-      if (tails.get(key) === tail) tails.delete(key);
-    }
+  return {
+    async begin(attempt, now) {
+      const limits = limitsOf(attempt);
+      return { ids: await reserve(limits, now, tooManyAttempts), forgets: limits[0]!.scope };
+    },
+    async succeed(reservation) {
+      await deleteEvents(db, reservation.ids);
+      if (reservation.forgets) await clearEvents(db, reservation.forgets);
+    },
+    async reserveSignup(address, perHour, now) {
+      if (perHour <= 0) return undefined;
+      const limit = { scope: `signup:${addressKey(address)}`, max: perHour, windowMs: HOUR };
+      return { ids: await reserve([limit], now, tooManySignups) };
+    },
+    async release(reservation) {
+      if (reservation) await deleteEvents(db, reservation.ids);
+    },
   };
 }

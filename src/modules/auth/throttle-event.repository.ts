@@ -1,14 +1,46 @@
+import { MysqlAdapter } from 'kysely';
+
 import type { Executor } from '../../db/executor.js';
 import { newId } from '../../lib/ids.js';
 
 // What the sign-in and sign-up throttles count: failed sign-ins and created accounts, each an event
-// with a scope (account, address, or both) and a time. Limits are counts of events in a window.
+// with a scope (account, address, device, or account and address) and a time. Limits are counts of
+// events in a window. A request locks its scopes' rows in `throttle_scopes` before it counts.
 
+export interface ThrottleEvent {
+  id: string;
+  scope: string;
+  at: number;
+}
+
+/**
+ * Locks the row of each scope, creating the rows that are missing, until the transaction ends.
+ * Always in sorted order, so two requests sharing scopes never wait for each other in a circle.
+ * The upsert is a write, so it takes the row lock at once (and SQLite's write lock); what the
+ * transaction reads afterwards includes everything committed by those who held the lock before.
+ */
+export async function lockScopes(trx: Executor, scopes: string[], at: number): Promise<void> {
+  const mysql = trx.getExecutor().adapter instanceof MysqlAdapter;
+  for (const scope of [...new Set(scopes)].sort()) {
+    const insert = trx.insertInto('throttle_scopes').values({ scope, touched_at: at });
+    await (
+      mysql
+        ? insert.onDuplicateKeyUpdate({ touched_at: at })
+        : insert.onConflict((oc) => oc.column('scope').doUpdateSet({ touched_at: at }))
+    ).execute();
+  }
+}
+
+/** One event at `at` in each of `scopes`. */
 export async function recordEvents(db: Executor, scopes: string[], at: number): Promise<void> {
-  await db
-    .insertInto('throttle_events')
-    .values(scopes.map((scope) => ({ id: newId(), scope, at })))
-    .execute();
+  await insertEvents(
+    db,
+    scopes.map((scope) => ({ id: newId(), scope, at })),
+  );
+}
+
+export async function insertEvents(db: Executor, events: ThrottleEvent[]): Promise<void> {
+  if (events.length > 0) await db.insertInto('throttle_events').values(events).execute();
 }
 
 /** Times of the events in `scope` since `since`, oldest first. */
@@ -23,10 +55,16 @@ export async function eventTimes(db: Executor, scope: string, since: number): Pr
   return rows.map((row) => Number(row.at));
 }
 
+export async function deleteEvents(db: Executor, ids: string[]): Promise<void> {
+  if (ids.length > 0) await db.deleteFrom('throttle_events').where('id', 'in', ids).execute();
+}
+
 export async function clearEvents(db: Executor, scope: string): Promise<void> {
   await db.deleteFrom('throttle_events').where('scope', '=', scope).execute();
 }
 
+/** Forgets events and scope rows older than `before`: nothing outside the longest window matters. */
 export async function pruneEvents(db: Executor, before: number): Promise<void> {
   await db.deleteFrom('throttle_events').where('at', '<', before).execute();
+  await db.deleteFrom('throttle_scopes').where('touched_at', '<', before).execute();
 }

@@ -11,6 +11,8 @@ const Credentials = {
   password: Type.String({ minLength: 1, maxLength: 1024 }),
 };
 const UserParams = Type.Object({ userId: Type.String({ maxLength: 64 }) });
+/** The client's device cookie, as the gateway read it. */
+const Device = Type.Optional(Type.String({ maxLength: 200 }));
 
 /**
  * The auth service's internal API: accounts, passwords, sessions and tokens. Only the gateway calls
@@ -41,10 +43,15 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
 
   app.post(
     '/internal/auth/login',
-    { schema: { body: Type.Object({ ...Credentials, address: Type.String({ maxLength: 100 }) }) } },
+    { schema: { body: Type.Object({ ...Credentials, address: Type.String({ maxLength: 100 }), device: Device }) } },
     async (request) => {
-      const { username, password, address } = request.body as { username: string; password: string; address: string };
-      return auth.login(username, password, address);
+      const { username, password, address, device } = request.body as {
+        username: string;
+        password: string;
+        address: string;
+        device?: string;
+      };
+      return auth.login(username, password, address, device);
     },
   );
 
@@ -77,17 +84,19 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
           currentPassword: Type.String({ maxLength: 1024 }),
           newPassword: Type.String({ maxLength: 1024 }),
           address: Type.Optional(Type.String({ maxLength: 100 })),
+          device: Device,
         }),
       },
     },
     async (request) => {
-      const { principal, currentPassword, newPassword, address } = request.body as {
+      const { principal, currentPassword, newPassword, address, device } = request.body as {
         principal: Principal;
         currentPassword: string;
         newPassword: string;
         address?: string;
+        device?: string;
       };
-      return auth.changePassword(principal, currentPassword, newPassword, address);
+      return auth.changePassword(principal, currentPassword, newPassword, address, device);
     },
   );
 

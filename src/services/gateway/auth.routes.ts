@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
 import { errors, SignInSchema, UserSchema } from '../../http/schemas.js';
 import { AppError } from '../../lib/app-error.js';
+import { deviceCookieOf, withDeviceCookie } from './device-cookie.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 const Credentials = Type.Object(
@@ -36,7 +37,8 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
         );
       }
       const { username, password } = request.body as { username: string; password: string };
-      return reply.status(201).send(await auth.register(username, password, { address: request.ip }));
+      const signIn = await auth.register(username, password, { address: request.ip });
+      return reply.status(201).send(withDeviceCookie(request, reply, signIn));
     },
   );
 
@@ -50,9 +52,10 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
         response: { 200: SignInSchema, ...errors(400, 401, 429) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { username, password } = request.body as { username: string; password: string };
-      return auth.login(username, password, request.ip);
+      const signIn = await auth.login(username, password, request.ip, deviceCookieOf(request));
+      return withDeviceCookie(request, reply, signIn);
     },
   );
 
@@ -87,7 +90,8 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
     },
     async (request) => {
       const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
-      return auth.changePassword(principalOf(request), currentPassword, newPassword, request.ip);
+      const device = deviceCookieOf(request);
+      return auth.changePassword(principalOf(request), currentPassword, newPassword, request.ip, device);
     },
   );
 
