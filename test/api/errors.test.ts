@@ -80,7 +80,7 @@ describe('errors › bodies', () => {
 
     expectErrorShape(res, 400, 'validation_failed');
     if (field) expect((res.json as { error: { message: string } }).error.message).toContain(field);
-    const users = await server.pixa.database.db.selectFrom('users').select('username').execute();
+    const users = await server.db.selectFrom('users').select('username').execute();
     expect(users.map((u) => u.username)).not.toContain('12345678');
   });
 
@@ -128,7 +128,7 @@ describe('errors › internal failures', () => {
     const broken = await startApiServer();
     try {
       const user = await signedUpUser(broken.client);
-      await broken.pixa.database.db.schema.dropTable('transfer_daily').execute();
+      await broken.db.schema.dropTable('transfer_daily').execute();
 
       const res = await broken.client.request<{ error: { code: string; message: string } }>('GET', '/api/v1/usage', {
         token: user.token,
@@ -158,7 +158,7 @@ describe('errors › internal failures', () => {
     const broken = await startApiServer();
     try {
       const user = await signedUpUser(broken.client);
-      await broken.pixa.database.db.schema.dropTable('storage_events').execute();
+      await broken.db.schema.dropTable('storage_events').execute();
 
       const res = await broken.client.upload(user.token, [{ name: 'a.jpg', data: await makePhoto() }]);
 

@@ -89,7 +89,7 @@ function s3rver(port: number, directory: string) {
 async function storeAgainstRows(server: TestServer) {
   const keys = new Set<string>();
   for await (const object of server.pixa.store.list('')) keys.add(object.key);
-  const rows = await server.pixa.database.db.selectFrom('images').select('object_prefix').execute();
+  const rows = await server.db.selectFrom('images').select('object_prefix').execute();
   const expected = rows.flatMap((row) =>
     ['original', 'thumb.webp', 'preview.webp'].map((v) => `${row.object_prefix}${v}`),
   );
@@ -245,7 +245,7 @@ for (const dialect of DIALECTS.filter((d) => d.name !== 'sqlite')) {
       await waitUntil('readiness', async () => (await readyz(server.url)).status === 200);
       expect((await api.list(user.token)).body.items.map((i) => i.id)).toEqual([first.body.images[0]!.id]);
       expect((await api.upload(user.token, [{ name: 'during.jpg', data: photo }])).status).toBe(201);
-      expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+      expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
     }, 60_000);
   });
 }

@@ -15,12 +15,12 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 async function setQuotas(userId: string, quotas: { storage_quota_bytes?: number; daily_transfer_bytes?: number }) {
-  await server.pixa.database.db.updateTable('users').set(quotas).where('id', '=', userId).execute();
+  await server.db.updateTable('users').set(quotas).where('id', '=', userId).execute();
 }
 
 async function storedOf(userId: string) {
-  const rows = await server.pixa.database.db.selectFrom('images').selectAll().where('owner_id', '=', userId).execute();
-  const user = await server.pixa.database.db
+  const rows = await server.db.selectFrom('images').selectAll().where('owner_id', '=', userId).execute();
+  const user = await server.db
     .selectFrom('users')
     .select('storage_used_bytes')
     .where('id', '=', userId)
@@ -60,7 +60,7 @@ describe('storage quota under concurrency', () => {
     const stored = await storedOf(user.userId);
     expect(stored.ids).toEqual([results.find((r) => r.status === 201)!.body.images[0]!.id]);
     expect(stored.counted).toBe(stored.sum);
-    expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
   });
 
   test('quota › 100 concurrent uploads near the quota › never over it; accepted ones complete, refused ones absent', async () => {
@@ -87,7 +87,7 @@ describe('storage quota under concurrency', () => {
     expect(stored.ids).toEqual([...accepted].sort());
     expect(stored.sum).toBeLessThanOrEqual(quota);
     expect(stored.counted).toBe(stored.sum);
-    expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
   }, 60_000);
 });
 
@@ -115,7 +115,7 @@ describe('transfer quota under concurrency', () => {
     const usage = (await api.usage(user.token)).body.transfer;
     expect(usage.usedBytes).toBeLessThanOrEqual(quota);
     expect(usage.outBytes).toBe(ok.length * image.size);
-    const report = await checkIntegrity(server.pixa.database.db, server.dataDir);
+    const report = await checkIntegrity(server.db, server.dataDir);
     expect(problemsOf(report)).toEqual(NO_PROBLEMS);
   });
 });

@@ -36,7 +36,7 @@ async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise
 /** The account has nothing: no row, no object, no temp file, nothing counted. */
 async function expectNothingLeft(server: TestServer, user: { userId: string; token: string }) {
   const api = apiClient(server.url);
-  const rows = await server.pixa.database.db
+  const rows = await server.db
     .selectFrom('images')
     .select('id')
     .where('owner_id', '=', user.userId)
@@ -45,7 +45,7 @@ async function expectNothingLeft(server: TestServer, user: { userId: string; tok
   const usage = (await api.usage(user.token)).body;
   expect(usage.storage.usedBytes).toBe(0);
   expect(usage.transfer.usedBytes).toBe(0);
-  const report = await checkIntegrity(server.pixa.database.db, server.dataDir);
+  const report = await checkIntegrity(server.db, server.dataDir);
   expect(report.objects.filter((key) => key.startsWith(`${user.userId}/`))).toEqual([]);
   expect(problemsOf(report)).toEqual(NO_PROBLEMS);
 }

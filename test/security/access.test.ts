@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 async function keyOfRow(imageId: string): Promise<string> {
-  const row = await server.pixa.database.db
+  const row = await server.db
     .selectFrom('images')
     .select('object_prefix')
     .where('id', '=', imageId)
@@ -80,7 +80,7 @@ describe('one account against another', () => {
     expect(before.originalSha).toBe(sha256(photo));
     const aAfter = (await api.usage(a.token)).body;
     expect(aAfter.transfer.usedBytes).toBe(aBefore.transfer.usedBytes);
-    expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
   });
 
   test('access › B’s signed URL after B deleted the image › 404, and an expiry in the past › 403', async () => {

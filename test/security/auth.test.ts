@@ -116,7 +116,7 @@ describe('sign-in without a trusted proxy (the default)', () => {
     const user = await signedUpUser(api);
     const hashOf = async () =>
       (
-        await server.pixa.database.db
+        await server.db
           .selectFrom('users')
           .select('password_hash')
           .where('id', '=', user.userId)

@@ -70,14 +70,14 @@ async function expectRefused(name: string, data: Buffer, type: string, statuses:
 
   expect(statuses).toContain(res.status);
   expect(res.body.error.message).toContain(`"${name}"`);
-  const rows = await server.pixa.database.db
+  const rows = await server.db
     .selectFrom('images')
     .selectAll()
     .where('owner_id', '=', user.userId)
     .execute();
   expect(rows).toEqual([]);
   expect((await api.usage(user.token)).body.storage.usedBytes).toBe(0);
-  expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+  expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
 }
 
 /** A polyglot that is a valid image: only ever served as that image, and its derivatives are new pixels. */
@@ -184,7 +184,7 @@ describe('decompression bomb', () => {
     // Decoding it would take 400 MB (1.2 GB as RGB); refusing it from the header takes next to nothing.
     expect(growth).toBeLessThan(300 * 1024 * 1024);
     expect((await api.usage(user.token)).body.storage.usedBytes).toBe(0);
-    expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
   });
 });
 

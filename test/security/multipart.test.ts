@@ -278,7 +278,7 @@ describe('multipart fuzz', () => {
     expect(results).toHaveLength(ITERATIONS);
     expect(results.filter((r) => r.status === 0)).toEqual([]);
     await expectAlive();
-    expect(problemsOf(await checkIntegrity(server.pixa.database.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
   });
 
   test(`fuzz › ${ITERATIONS} random and mutated upload bodies › never 5xx`, () => {

@@ -1,28 +1,28 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { apiClient } from '../../helpers/api.js';
+import { runPixa } from '../../helpers/pod.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../helpers/server.js';
+
+export { EMBEDDED_ONLY, FILES_ONLY, IN_POD, TEST_MODE } from '../../helpers/server.js';
 
 export interface ApiServerOptions extends TestServerOptions {
   /** PIXA_* variables on top of the test defaults. */
   env?: Record<string, string>;
 }
 
-export interface ApiServer extends TestServer {
-  client: ReturnType<typeof apiClient>;
-}
+/** A test server in the suite's mode (embedded or pod) with its API client. */
+export type ApiServer = TestServer;
 
-/** startTestServer with an API client attached, as most API tests want it. */
-export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
-  const server = await startTestServer(options.env, options);
-  return { ...server, client: apiClient(server.url) };
+/** startTestServer with options in one object, as most API tests want it. */
+export function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
+  return startTestServer(options.env, options);
 }
 
 export const newDataDir = (): Promise<string> => mkdtemp(path.join(tmpdir(), 'pixa-api-'));
 
-/** A clock a test moves by hand. */
+/** A clock a test moves by hand (in-process servers only: mark the case EMBEDDED_ONLY). */
 export function manualClock(startMs: number) {
   let current = startMs;
   return {
@@ -34,4 +34,29 @@ export function manualClock(startMs: number) {
       current += ms;
     },
   };
+}
+
+/**
+ * Creates an account as the administrator's `pixa user create` does, past sign-up rules and limits:
+ * in process when embedded, with the command itself against a pod's database.
+ */
+export async function createAccountAsAdmin(
+  server: ApiServer,
+  username: string,
+  password: string,
+  options: { admin?: boolean } = {},
+): Promise<void> {
+  if (!server.pod) {
+    await server.pixa.auth.register(username, password, { role: options.admin ? 'admin' : 'user' });
+    return;
+  }
+  const args = ['user', 'create', username, '--password', password, ...(options.admin ? ['--admin'] : [])];
+  const result = runPixa(args, server.pod.env);
+  if (result.status !== 0) throw new Error(`pixa ${args.join(' ')} failed:\n${result.output}`);
+}
+
+/** The key the server signs tokens with: generated into the data directory, or a pod's shared one. */
+export async function signingSecret(server: ApiServer): Promise<string> {
+  if (server.pod) return server.pod.env.PIXA_AUTH_SECRET_KEY!;
+  return (await readFile(path.join(server.dataDir, 'secret.key'), 'utf8')).trim();
 }

@@ -17,10 +17,11 @@ export async function filesUnder(dir: string): Promise<string[]> {
   }
 }
 
-/** Keys of the objects a user has in the fs store (writes in progress excluded). */
+/** Keys of the objects a user has in the server's store (writes in progress excluded), sorted. */
 export async function objectKeysOf(server: TestServer, userId: string): Promise<string[]> {
-  const files = await filesUnder(path.join(server.dataDir, 'objects', userId));
-  return files.map((file) => `${userId}/${file.split(path.sep).join('/')}`);
+  const keys: string[] = [];
+  for await (const object of server.store.list(`${userId}/`)) keys.push(object.key);
+  return keys.sort();
 }
 
 /** Upload temp files and half-written objects: after any request, there must be none. */
@@ -32,16 +33,12 @@ export async function leftoverTempFiles(server: TestServer): Promise<string[]> {
 }
 
 export async function userRow(server: TestServer, userId: string) {
-  const row = await server.pixa.database.db
-    .selectFrom('users')
-    .selectAll()
-    .where('id', '=', userId)
-    .executeTakeFirstOrThrow();
+  const row = await server.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
   return { ...row, storage_used_bytes: Number(row.storage_used_bytes) };
 }
 
 export async function imageRows(server: TestServer, userId: string) {
-  const rows = await server.pixa.database.db.selectFrom('images').selectAll().where('owner_id', '=', userId).execute();
+  const rows = await server.db.selectFrom('images').selectAll().where('owner_id', '=', userId).execute();
   return rows.map((row) => ({
     ...row,
     original_bytes: Number(row.original_bytes),
@@ -51,7 +48,7 @@ export async function imageRows(server: TestServer, userId: string) {
 }
 
 export async function storageEvents(server: TestServer, userId: string) {
-  const rows = await server.pixa.database.db
+  const rows = await server.db
     .selectFrom('storage_events')
     .selectAll()
     .where('user_id', '=', userId)
@@ -61,11 +58,7 @@ export async function storageEvents(server: TestServer, userId: string) {
 }
 
 export async function transferCounters(server: TestServer, userId: string) {
-  const rows = await server.pixa.database.db
-    .selectFrom('transfer_daily')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .execute();
+  const rows = await server.db.selectFrom('transfer_daily').selectAll().where('user_id', '=', userId).execute();
   return {
     bytesIn: rows.reduce((sum, row) => sum + Number(row.bytes_in), 0),
     bytesOut: rows.reduce((sum, row) => sum + Number(row.bytes_out), 0),
@@ -91,7 +84,7 @@ export async function setUserQuotas(
   userId: string,
   quotas: { storage_quota_bytes?: number | null; daily_transfer_bytes?: number | null },
 ): Promise<void> {
-  await server.pixa.database.db.updateTable('users').set(quotas).where('id', '=', userId).execute();
+  await server.db.updateTable('users').set(quotas).where('id', '=', userId).execute();
 }
 
 /** Everything an upload could leave behind for one user: rows, objects, temp files, bytes counted. */
