@@ -6,6 +6,7 @@ import type { ObjectStore } from '../../storage/object-store.js';
 import type { EventBatcher } from '../usage/event-batcher.js';
 import type { QuotaDefaults } from '../usage/quota.js';
 import type { MediaUrlSigner } from './media-url.js';
+import type { StagingBudget } from './upload-staging.js';
 
 /** What the image services run on: one set for uploads, the gallery and media alike. */
 export interface ImageServiceDeps {
@@ -16,6 +17,12 @@ export interface ImageServiceDeps {
   quotas: QuotaDefaults;
   maxPixels: number;
   tmpDir: string;
+  /** Disk all staging files of this process may take together (PIXA_STAGING_MB). */
+  stagingBudget?: StagingBudget;
+  /** Uploads one account may have running in this process (PIXA_UPLOADS_PER_ACCOUNT); 0 = no limit. */
+  uploadsPerAccount?: number;
+  /** PIXA_REQUEST_TIMEOUT_SECONDS in ms: an upload must start its commit within it plus a grace. */
+  requestTimeoutMs?: number;
   /** Where thumbnail views are logged; without it each is written at once. */
   thumbnailEvents?: EventBatcher;
   now?: () => number;

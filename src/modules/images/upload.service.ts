@@ -26,7 +26,10 @@ import { objectEvents, objectKey } from './image-objects.js';
 import * as images from './image.repository.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { userOrThrow } from './lookups.js';
-import { removeTempFile, stageToTempFile, type StagedFile } from './upload-staging.js';
+import { isOutOfSpace } from './out-of-space.js';
+import { UPLOAD_PROCESSING_GRACE_MS } from './sweeper.js';
+import { commitOutcomeUnknown, outOfSpace, tooManyUploads, uploadTooSlow } from './upload-errors.js';
+import { createStagingBudget, removeTempFile, stageToTempFile, type StagedFile } from './upload-staging.js';
 
 /** One file of an upload request, as the HTTP layer hands it over. */
 export interface UploadPart {
@@ -53,6 +56,19 @@ interface Decoded {
   derivatives: Derivatives;
 }
 
+/** One account's uploads in this process: how many run, the bytes they received, who waits for a turn. */
+interface AccountUploads {
+  running: number;
+  received: number;
+  waiting: (() => void)[];
+}
+
+/** Defaults when the composition root does not say: see PIXA_STAGING_MB and PIXA_UPLOADS_PER_ACCOUNT. */
+export const DEFAULT_STAGING_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_UPLOADS_PER_ACCOUNT = 4;
+/** How long an account's upload waits for one of its others to finish before it is refused. */
+const TURN_WAIT_MS = 60_000;
+
 /**
  * The upload pipeline: stream each file to staging while hashing it, decode and make derivatives,
  * write the objects, then record rows, storage and transfer in one transaction. Any failure removes
@@ -62,11 +78,54 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
   const { db, dialect, store, quotas, maxPixels, tmpDir } = deps;
   const now = deps.now ?? Date.now;
   const toDto = imageDtoMapper(deps.signer);
+  const budget = deps.stagingBudget ?? createStagingBudget(DEFAULT_STAGING_BYTES);
+  const perAccount = deps.uploadsPerAccount ?? DEFAULT_UPLOADS_PER_ACCOUNT;
+  const accounts = new Map<string, AccountUploads>();
+
+  /**
+   * Waits for the account's turn: at most `perAccount` of its uploads run in this process, the others
+   * wait unread (the client's bytes stay in its socket, not on our disk), and are refused after a while.
+   */
+  async function takeTurn(userId: string): Promise<AccountUploads> {
+    let account = accounts.get(userId);
+    if (!account) {
+      account = { running: 0, received: 0, waiting: [] };
+      accounts.set(userId, account);
+    }
+    if (perAccount > 0 && account.running >= perAccount) {
+      const mine = account;
+      const turn = await new Promise<boolean>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          mine.waiting = mine.waiting.filter((w) => w !== wake);
+          resolve(false);
+        }, TURN_WAIT_MS);
+        timer.unref();
+        mine.waiting.push(wake);
+      });
+      if (!turn) {
+        if (mine.running === 0 && mine.waiting.length === 0) accounts.delete(userId);
+        throw tooManyUploads(perAccount);
+      }
+    }
+    account.running += 1;
+    return account;
+  }
+
+  function endTurn(userId: string, account: AccountUploads): void {
+    account.running -= 1;
+    const next = account.waiting.shift();
+    if (next) next();
+    else if (account.running === 0) accounts.delete(userId);
+  }
 
   /** Stages one file and, unless the account has these bytes already, checks and decodes it. */
-  async function prepare(userId: string, part: UploadPart): Promise<Prepared> {
+  async function prepare(userId: string, part: UploadPart, onChunk: (bytes: number) => void): Promise<Prepared> {
     const filename = cleanFilename(part.filename);
-    const staged = await stageToTempFile(part.stream, tmpDir);
+    const staged = await stageToTempFile(part.stream, tmpDir, { budget, onChunk });
     try {
       if (staged.size === 0) throw new AppError('invalid_image', 400, `"${filename}" is empty.`);
       const known = await images.findBySha256(db, userId, staged.sha256);
@@ -88,8 +147,12 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     }
   }
 
-  /** Writes the objects of new images, then records them all in one transaction with the quotas. */
-  async function commit(user: UserRow, batch: Prepared[]): Promise<UploadedImage[]> {
+  /**
+   * Writes the objects of new images, then records them all in one transaction with the quotas.
+   * `deadline` (epoch ms): past it the objects might already look abandoned to the sweeper, so the
+   * upload gives up rather than commit.
+   */
+  async function commit(user: UserRow, batch: Prepared[], deadline: number): Promise<UploadedImage[]> {
     const results: UploadedImage[] = [];
     const fresh: { row: images.ImageRow; item: Prepared; derivatives: Derivatives }[] = [];
     const seen = new Map<string, images.ImageRow>();
@@ -126,6 +189,8 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     }
 
     const written: string[] = [];
+    /** Set once the transaction's work is done: an error from here on came from COMMIT itself. */
+    let committing = false;
     try {
       for (const { row, item, derivatives } of fresh) {
         const original = objectKey(row, 'original');
@@ -149,7 +214,9 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       const storageQuota = storageQuotaOf(user, quotas);
       const transferQuota = transferQuotaOf(user, quotas);
       const day = utcDay(at);
+      if (Date.now() > deadline) throw uploadTooSlow();
       await inTransaction(db, async (trx) => {
+        committing = false;
         if (storedTotal > 0 && !(await reserveStorage(trx, user.id, storedTotal, storageQuota))) {
           const current = await findUserById(trx, user.id);
           throw storageExceeded(storageQuota, current?.storage_used_bytes ?? 0, storedTotal, describe(batch));
@@ -177,10 +244,15 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           }
         }
         await appendEvents(trx, events);
+        committing = true;
       });
     } catch (error) {
+      // A connection lost at COMMIT on a database server: the COMMIT may have reached it, so the row
+      // may exist. Its objects stay; the sweeper removes them if it does not. Everything before the
+      // COMMIT (a refusal, a unique key, a failed statement) rolled back, and SQLite answers in process.
+      if (committing && dialect !== 'sqlite' && !(error instanceof AppError)) throw commitOutcomeUnknown(error);
       await Promise.allSettled(written.map((key) => store.delete(key)));
-      throw error;
+      throw isOutOfSpace(error) ? outOfSpace(error) : error;
     }
     return results;
   }
@@ -202,11 +274,29 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     },
 
     async upload(userId, parts) {
+      // Wall-clock time, as object times are: the deadline protects the objects from the sweeper.
+      const deadline = Date.now() + (deps.requestTimeoutMs ?? 86_400_000) + UPLOAD_PROCESSING_GRACE_MS;
       const user = await userOrThrow(db, userId);
+      const account = await takeTurn(user.id);
       const batch: Prepared[] = [];
+      let received = 0;
+      // The daily transfer quota, enforced as the bytes arrive: what this account's uploads in this
+      // process have received so far counts before anything is committed.
+      const transferQuota = transferQuotaOf(user, quotas);
+      const usedToday =
+        transferQuota > 0
+          ? await transferOfDay(db, user.id, utcDay(now())).then((today) => today.bytesIn + today.bytesOut)
+          : 0;
+      const onChunk = (bytes: number) => {
+        if (transferQuota > 0 && usedToday + account.received + bytes > transferQuota) {
+          throw transferExceeded(now(), transferQuota, usedToday + account.received, received + bytes, 'this upload');
+        }
+        account.received += bytes;
+        received += bytes;
+      };
       try {
         for await (const part of parts) {
-          batch.push(await prepare(user.id, part));
+          batch.push(await prepare(user.id, part, onChunk));
           // Fail fast on an obviously full account, before decoding the rest; the transaction decides.
           // Bytes the account already has take no room.
           const quota = storageQuotaOf(user, quotas);
@@ -219,14 +309,16 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           throw new AppError('no_files', 400, 'The upload contained no files. Send images as multipart form data.');
         }
         try {
-          return await commit(user, batch);
+          return await commit(user, batch, deadline);
         } catch (error) {
           // A concurrent upload of the same bytes won the unique key: answer with that image.
-          if (isUniqueViolation(error)) return await commit(user, batch);
+          if (isUniqueViolation(error)) return await commit(user, batch, deadline);
           throw error;
         }
       } finally {
         await Promise.allSettled(batch.map((item) => removeTempFile(item.staged.path)));
+        account.received -= received;
+        endTurn(user.id, account);
       }
     },
   };
