@@ -176,7 +176,10 @@ function refuseIfNeverFits(meta: sharp.Metadata): DecodeEstimate {
       reason: 'too_many_pixels',
       detail:
         `is ${estimate.kind} of ${meta.width}×${meta.height} pixels: decoding it needs about ${need} MB of memory, ` +
-        `more than the ${budget} MB this server decodes with. A smaller or non-interlaced version can be uploaded`,
+        `more than the ${budget} MB this server decodes with. ` +
+        (estimate.whole
+          ? 'Saved as a baseline JPEG or a non-interlaced PNG, it decodes in far less'
+          : 'A smaller version can be uploaded'),
     });
   }
   return estimate;
