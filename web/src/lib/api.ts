@@ -1,5 +1,6 @@
 import type {
   Credentials,
+  ErrorBody,
   Image as Photo,
   ImagePage as PhotoPage,
   PasswordChange,
@@ -65,9 +66,10 @@ export function toApiError(status: number, bodyText: string, retryAfter: string 
   const fallback = status >= 500 ? FALLBACK_MESSAGES[500] : status === 0 ? FALLBACK_MESSAGES[0] : undefined;
   let message = FALLBACK_MESSAGES[status] ?? fallback ?? `The request was refused (HTTP ${status}).`;
   try {
-    const body = JSON.parse(bodyText) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof body.error?.code === 'string') code = body.error.code;
-    if (typeof body.error?.message === 'string' && body.error.message) message = body.error.message;
+    // The contract's field names, but nothing trusted about the values: a proxy may have answered.
+    const body = JSON.parse(bodyText) as { error?: Partial<Record<keyof ErrorBody['error'], unknown>> } | null;
+    if (typeof body?.error?.code === 'string') code = body.error.code;
+    if (typeof body?.error?.message === 'string' && body.error.message) message = body.error.message;
   } catch {
     // Not JSON (a proxy's error page, say): keep the generic sentence.
   }
