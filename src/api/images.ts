@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 /** The sizes an image is served in. */
 export const VARIANTS = ['original', 'preview', 'thumbnail'] as const;
 export type Variant = (typeof VARIANTS)[number];
+export const VariantSchema = Type.Union([Type.Literal('original'), Type.Literal('preview'), Type.Literal('thumbnail')]);
 
 export const ImageSchema = Type.Object({
   id: Type.String(),

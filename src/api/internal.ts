@@ -1,5 +1,190 @@
+import { Type, type Static, type TSchema } from 'typebox';
+
+import { SignInSchema, UserSchema } from './auth.js';
+import { NoContent } from './errors.js';
+import { ImagePageSchema, ImageSchema, UploadResultSchema, VariantSchema } from './images.js';
+import { StorageUsageSchema, TransferUsageSchema } from './usage.js';
+
+/**
+ * The internal API between Pixa's services: each route's method, URL and schemas, declared once. The
+ * services register their routes from these declarations and the gateway's HTTP clients call them
+ * through the same declarations, so a changed field fails the type check on both sides.
+ */
+export interface InternalRoute {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Fastify's URL pattern; `:name` is filled from `params`. */
+  url: string;
+  params?: TSchema;
+  querystring?: TSchema;
+  body?: TSchema;
+  /** The success status and its body (NoContent for 204). */
+  status: 200 | 201 | 204;
+  response: TSchema;
+  /** The body is the object's bytes, streamed, not JSON (it may also answer 206 or 304). */
+  stream?: true;
+}
+
+const route = <const R extends InternalRoute>(definition: R): R => definition;
+
 /**
  * Headers of the storage service's internal media answer that the public one does not carry as
  * such: the whole object's size (for Content-Range) and its file name (URI-encoded).
  */
 export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa-filename' } as const;
+
+const Id = Type.String({ maxLength: 64 });
+const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+const Password = Type.String({ maxLength: 1024 });
+
+export const UserParamsSchema = Type.Object({ userId: Id });
+export const ImageParamsSchema = Type.Object({ userId: Id, imageId: Id });
+export const VariantParamsSchema = Type.Object({
+  userId: Id,
+  imageId: Id,
+  variant: VariantSchema,
+});
+
+/** What a variant would be served with, for a HEAD or a range that needs no body yet. */
+export const VariantInfoSchema = Type.Object({ etag: Type.String(), size: Type.Integer(), contentType: Type.String() });
+export type VariantInfo = Static<typeof VariantInfoSchema>;
+
+/** Who a request acts for: the session it came with and that session's user. */
+export const PrincipalSchema = Type.Object({
+  sessionId: Type.String(),
+  userId: Type.String(),
+  username: Type.String(),
+  role: Role,
+});
+export type Principal = Static<typeof PrincipalSchema>;
+
+export const internalRoutes = {
+  // The storage service.
+  storageReady: route({ method: 'GET', url: '/internal/storage/ready', status: 204, response: NoContent }),
+  uploadAllowance: route({
+    method: 'GET',
+    url: '/internal/users/:userId/upload-allowance',
+    params: UserParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  /** A multipart body of files, streamed through from the public upload. */
+  upload: route({
+    method: 'POST',
+    url: '/internal/users/:userId/images',
+    params: UserParamsSchema,
+    status: 201,
+    response: UploadResultSchema,
+  }),
+  listImages: route({
+    method: 'GET',
+    url: '/internal/users/:userId/images',
+    params: UserParamsSchema,
+    querystring: Type.Object({
+      limit: Type.Integer({ minimum: 1, maximum: 200 }),
+      cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    status: 200,
+    response: ImagePageSchema,
+  }),
+  getImage: route({
+    method: 'GET',
+    url: '/internal/users/:userId/images/:imageId',
+    params: ImageParamsSchema,
+    status: 200,
+    response: ImageSchema,
+  }),
+  deleteImage: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/images/:imageId',
+    params: ImageParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  describeVariant: route({
+    method: 'GET',
+    url: '/internal/users/:userId/images/:imageId/:variant/meta',
+    params: VariantParamsSchema,
+    status: 200,
+    response: VariantInfoSchema,
+  }),
+  /** The variant's bytes as the response body (200, 206 or 304), with MEDIA_HEADERS. */
+  openVariant: route({
+    method: 'GET',
+    url: '/internal/users/:userId/images/:imageId/:variant',
+    params: VariantParamsSchema,
+    status: 200,
+    response: Type.Unknown({ description: 'The bytes of the variant' }),
+    stream: true,
+  }),
+
+  // The storage monitor and the usage monitor.
+  storageUsage: route({
+    method: 'GET',
+    url: '/internal/users/:userId/storage-usage',
+    params: UserParamsSchema,
+    status: 200,
+    response: StorageUsageSchema,
+  }),
+  transferUsage: route({
+    method: 'GET',
+    url: '/internal/users/:userId/transfer-usage',
+    params: UserParamsSchema,
+    status: 200,
+    response: TransferUsageSchema,
+  }),
+
+  // The auth service.
+  register: route({
+    method: 'POST',
+    url: '/internal/auth/register',
+    body: Type.Object({
+      username: Type.String({ minLength: 1, maxLength: 64 }),
+      password: Type.String({ minLength: 1, maxLength: 1024 }),
+      role: Type.Optional(Role),
+      address: Type.Optional(Type.String({ maxLength: 100 })),
+    }),
+    status: 201,
+    response: SignInSchema,
+  }),
+  principal: route({ method: 'GET', url: '/internal/auth/principal', status: 200, response: PrincipalSchema }),
+  getUser: route({
+    method: 'GET',
+    url: '/internal/auth/users/:userId',
+    params: UserParamsSchema,
+    status: 200,
+    response: UserSchema,
+  }),
+  deleteUser: route({
+    method: 'DELETE',
+    url: '/internal/auth/users/:userId',
+    params: UserParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  logout: route({
+    method: 'POST',
+    url: '/internal/auth/logout',
+    body: Type.Object({ sessionId: Type.String({ maxLength: 64 }) }),
+    status: 204,
+    response: NoContent,
+  }),
+  changePassword: route({
+    method: 'POST',
+    url: '/internal/auth/password',
+    body: Type.Object({
+      principal: PrincipalSchema,
+      currentPassword: Password,
+      newPassword: Password,
+      address: Type.Optional(Type.String({ maxLength: 100 })),
+    }),
+    status: 200,
+    response: SignInSchema,
+  }),
+} as const;
+
+export type InternalRoutes = typeof internalRoutes;
+/** The static type of a route's part (params, querystring, body, response), or undefined without one. */
+export type RoutePart<
+  R extends InternalRoute,
+  K extends 'params' | 'querystring' | 'body' | 'response',
+> = R[K] extends TSchema ? Static<R[K]> : undefined;

@@ -1,10 +1,10 @@
-import type { Image, ImagePage, UploadedImage } from '../api/images.js';
-import { MEDIA_HEADERS } from '../api/internal.js';
+import { internalRoutes as routes, MEDIA_HEADERS } from '../api/internal.js';
 import type { MediaResponse, NotModified, VariantInfo } from '../modules/images/image.service.js';
 import type { Variant } from '../modules/images/media-url.js';
 import type { ByteRange } from '../storage/object-store.js';
 import type { StorageClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
+import { callInternal, internalPath } from './internal-call.js';
 import { multipartBody } from './multipart-body.js';
 
 /**
@@ -13,14 +13,12 @@ import { multipartBody } from './multipart-body.js';
  * held in memory, and never as base64.
  */
 export function httpStorageClient(client: ServiceClient, options: { uploadTimeoutMs: number }): StorageClient {
-  const user = (userId: string) => `/internal/users/${encodeURIComponent(userId)}`;
-  const image = (userId: string, imageId: string) => `${user(userId)}/images/${encodeURIComponent(imageId)}`;
-  const describe = (userId: string, imageId: string, variant: Variant) =>
-    client.json<VariantInfo>({ method: 'GET', path: `${image(userId, imageId)}/${variant}/meta`, retry: true });
+  const describe = (userId: string, imageId: string, variant: Variant): Promise<VariantInfo> =>
+    callInternal(client, routes.describeVariant, { params: { userId, imageId, variant }, retry: true });
 
   return {
     async assertCanUpload(userId) {
-      await client.json<void>({ method: 'GET', path: `${user(userId)}/upload-allowance`, retry: true });
+      await callInternal(client, routes.uploadAllowance, { params: { userId }, retry: true });
     },
 
     async upload(userId, parts) {
@@ -29,9 +27,8 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       // can come after the first file) or the upload's own stream failed.
       const abort = new AbortController();
       try {
-        const answer = await client.json<{ images: UploadedImage[] }>({
-          method: 'POST',
-          path: `${user(userId)}/images`,
+        const answer = await callInternal(client, routes.upload, {
+          params: { userId },
           body: body.stream,
           headers: { 'content-type': body.contentType },
           headersTimeoutMs: options.uploadTimeoutMs,
@@ -49,11 +46,13 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
     },
 
     list: (userId, limit, cursor) =>
-      client.json<ImagePage>({ method: 'GET', path: `${user(userId)}/images`, query: { limit, cursor }, retry: true }),
+      callInternal(client, routes.listImages, { params: { userId }, query: { limit, cursor }, retry: true }),
 
-    get: (userId, imageId) => client.json<Image>({ method: 'GET', path: image(userId, imageId), retry: true }),
+    get: (userId, imageId) => callInternal(client, routes.getImage, { params: { userId, imageId }, retry: true }),
 
-    remove: (userId, imageId) => client.json<void>({ method: 'DELETE', path: image(userId, imageId) }),
+    remove: async (userId, imageId) => {
+      await callInternal(client, routes.deleteImage, { params: { userId, imageId } });
+    },
 
     describe,
 
@@ -66,7 +65,8 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       if (range) headers.range = `bytes=${range.start}-${range.end}`;
       if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
       // Not retried: the storage service charges the transfer quota when it opens the object.
-      const response = await client.call({ method: 'GET', path: `${image(userId, imageId)}/${variant}`, headers });
+      const path = internalPath(routes.openVariant, { userId, imageId, variant });
+      const response = await client.call({ method: routes.openVariant.method, path, headers });
       const header = (name: string): string => {
         const value = response.headers[name];
         return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
@@ -91,7 +91,7 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
     },
 
     async checkReady() {
-      await client.json<void>({ method: 'GET', path: '/internal/storage/ready', retry: true });
+      await callInternal(client, routes.storageReady, { retry: true });
     },
   };
 }

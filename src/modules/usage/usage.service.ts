@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 
+import type { StorageUsage, TransferUsage } from '../../api/usage.js';
 import type { DB } from '../../db/tables.js';
 import { unauthorized } from '../../lib/app-error.js';
 import { nextUtcMidnight, toIso, utcDay } from '../../lib/time.js';
@@ -7,19 +8,7 @@ import { findUserById } from '../auth/user.repository.js';
 import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from './quota.js';
 import { transferOfDay } from './transfer.repository.js';
 
-export interface StorageUsage {
-  usedBytes: number;
-  quotaBytes: number;
-}
-
-export interface TransferUsage {
-  day: string;
-  inBytes: number;
-  outBytes: number;
-  usedBytes: number;
-  quotaBytes: number;
-  resetsAt: string;
-}
+export type { StorageUsage, TransferUsage } from '../../api/usage.js';
 
 export interface UsageService {
   /** What the storage monitor answers: bytes stored and the quota. */

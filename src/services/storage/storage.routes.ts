@@ -1,20 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 
-import { MEDIA_HEADERS } from '../../clients/image.client.js';
+import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
+import { internalRoute } from '../../http/internal-route.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
-import type { ImageService, VariantInfo } from '../../modules/images/image.service.js';
-import { VARIANTS, type Variant } from '../../modules/images/media-url.js';
+import type { ImageService } from '../../modules/images/image.service.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-
-const UserParams = Type.Object({ userId: Type.String({ maxLength: 64 }) });
-const ImageParams = Type.Object({ userId: Type.String({ maxLength: 64 }), imageId: Type.String({ maxLength: 64 }) });
-const VariantParams = Type.Object({
-  userId: Type.String({ maxLength: 64 }),
-  imageId: Type.String({ maxLength: 64 }),
-  variant: Type.Union(VARIANTS.map((v) => Type.Literal(v))),
-});
 
 export interface StorageRoutesDeps {
   images: ImageService;
@@ -29,71 +20,44 @@ export interface StorageRoutesDeps {
  */
 export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRoutesDeps): Promise<void> {
   const { images, store, maxUploadBytes } = deps;
-  type Ids = { userId: string; imageId: string };
-  type VariantIds = Ids & { variant: Variant };
 
-  app.get('/internal/storage/ready', async (_request, reply) => {
+  internalRoute(app, routes.storageReady, async (_request, reply) => {
     await store.ping();
     return reply.status(204).send();
   });
 
-  app.get('/internal/users/:userId/upload-allowance', { schema: { params: UserParams } }, async (request, reply) => {
-    await images.assertCanUpload((request.params as { userId: string }).userId);
+  internalRoute(app, routes.uploadAllowance, async (request, reply) => {
+    await images.assertCanUpload(request.params.userId);
     return reply.status(204).send();
   });
 
-  app.post('/internal/users/:userId/images', { schema: { params: UserParams } }, async (request, reply) => {
+  internalRoute(app, routes.upload, async (request, reply) => {
     if (!request.isMultipart()) throw new AppError('expected_multipart', 415, 'Send images as multipart/form-data.');
-    const uploaded = await images.upload(
-      (request.params as { userId: string }).userId,
-      fileParts(request, maxUploadBytes),
-    );
+    const uploaded = await images.upload(request.params.userId, fileParts(request, maxUploadBytes));
     return reply.status(201).send({ images: uploaded });
   });
 
-  app.get(
-    '/internal/users/:userId/images',
-    {
-      schema: {
-        params: UserParams,
-        querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 200 }),
-          cursor: Type.Optional(Type.String({ maxLength: 200 })),
-        }),
-      },
-    },
-    async (request) => {
-      const { limit, cursor } = request.query as { limit: number; cursor?: string };
-      return images.list((request.params as { userId: string }).userId, limit, cursor);
-    },
+  internalRoute(app, routes.listImages, async (request) =>
+    images.list(request.params.userId, request.query.limit, request.query.cursor),
   );
 
-  app.get('/internal/users/:userId/images/:imageId', { schema: { params: ImageParams } }, async (request) => {
-    const { userId, imageId } = request.params as Ids;
-    return images.get(userId, imageId);
-  });
+  internalRoute(app, routes.getImage, async (request) => images.get(request.params.userId, request.params.imageId));
 
-  app.delete('/internal/users/:userId/images/:imageId', { schema: { params: ImageParams } }, async (request, reply) => {
-    const { userId, imageId } = request.params as Ids;
-    await images.remove(userId, imageId);
+  internalRoute(app, routes.deleteImage, async (request, reply) => {
+    await images.remove(request.params.userId, request.params.imageId);
     return reply.status(204).send();
   });
 
-  app.get(
-    '/internal/users/:userId/images/:imageId/:variant/meta',
-    { schema: { params: VariantParams } },
-    async (request): Promise<VariantInfo> => {
-      const { userId, imageId, variant } = request.params as VariantIds;
-      return images.describe(userId, imageId, variant);
-    },
-  );
+  internalRoute(app, routes.describeVariant, async (request) => {
+    const { userId, imageId, variant } = request.params;
+    return images.describe(userId, imageId, variant);
+  });
 
-  app.get(
-    '/internal/users/:userId/images/:imageId/:variant',
-    // Like the public media route: one per image shown, so no access log lines.
-    { schema: { params: VariantParams }, logLevel: 'warn' },
+  internalRoute(
+    app,
+    routes.openVariant,
     async (request, reply) => {
-      const { userId, imageId, variant } = request.params as VariantIds;
+      const { userId, imageId, variant } = request.params;
       // The gateway sends one exact range, already checked against the size it asked for.
       const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
       const range = match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
@@ -112,7 +76,9 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
       if (media.range) {
         reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
       }
-      return reply.send(media.stream);
+      return reply.send(media.body ?? media.stream);
     },
+    // Like the public media route: one per image shown, so no access log lines.
+    { logLevel: 'warn' },
   );
 }
