@@ -1,5 +1,10 @@
 import type { ByteRange } from '../storage/object-store.js';
 
+// Not `range-parser` nor `content-disposition` (bench/media-headers.js measures both, docs/BENCHMARKS.md
+// has the figures): range-parser answers 416 where RFC 9110 says to ignore the header (last before
+// first) or to send the whole object (a suffix longer than it), and costs 3-5x more per call;
+// content-disposition still needs this ASCII fallback and costs 2.5-3x more, on every media response.
+
 /**
  * Parses a single-range `Range` header against an object of `size` bytes. Returns undefined for no
  * (or an ignorable) header, and 'unsatisfiable' when the range lies outside the object.
