@@ -8,6 +8,7 @@ import { mb } from '../lib/format.js';
 import { usernameKey } from '../modules/auth/credential-rules.js';
 import * as users from '../modules/auth/user.repository.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
+import { checkDependencies, rethrowExplained, waitOptions } from './startup.js';
 
 type Flags = { admin?: boolean; password?: string; 'storage-mb'?: string; 'transfer-mb'?: string };
 
@@ -17,7 +18,11 @@ const MB = 1024 * 1024;
 export async function runAdminCommand(command: string, args: string[], flags: Flags, usage: string): Promise<number> {
   const config = loadConfig();
   if (command === 'migrate') {
-    const database = await openDatabase(config.databaseUrl, { poolSize: 1 });
+    // An init container may start before its database: pod mode waits for it like `serve` does.
+    await checkDependencies(config, { database: true, store: false }, waitOptions(config));
+    const database = await openDatabase(config.databaseUrl, { poolSize: 1 }).catch((error: unknown) =>
+      rethrowExplained(error, config),
+    );
     try {
       const applied = await migrateToLatest(database.db);
       out(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -39,7 +44,7 @@ export async function runAdminCommand(command: string, args: string[], flags: Fl
     process.stderr.write(usage);
     return 2;
   }
-  const core = await createCore(config);
+  const core = await createCore(config).catch((error: unknown) => rethrowExplained(error, config));
   try {
     return await action(core);
   } finally {

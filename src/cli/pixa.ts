@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 
 import { ConfigError } from '../config/config.js';
+import { envMarkdownTable, envVarDocs } from '../config/env-schema.js';
+import { formatStartupError, StartupError } from '../lib/startup-errors.js';
 import { runAdminCommand } from './admin.js';
 
 const USAGE = `Usage: pixa <command>
@@ -13,6 +15,9 @@ const USAGE = `Usage: pixa <command>
   user set-quota <name> [--storage-mb N|default] [--transfer-mb N|default]
   user delete <name>                    delete an account and all its images
   storage sweep                         remove stored objects that no image refers to
+  help env [--markdown]                 list the environment variables Pixa reads, with defaults
+
+Settings are environment variables (PIXA_*): \`pixa help env\` lists them.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parsed;
   const [command = 'help', ...rest] = positionals;
   if (values.help || command === 'help') {
-    process.stdout.write(USAGE);
+    // `--markdown` prints the README's configuration table, generated from the same schema.
+    process.stdout.write(rest[0] !== 'env' ? USAGE : values.markdown ? envMarkdownTable() : envHelp());
     return 0;
   }
   try {
@@ -39,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await runAdminCommand(command, rest, values, USAGE);
   } catch (error) {
+    if (error instanceof StartupError) {
+      process.stderr.write(formatStartupError(error.explanation));
+      return 1;
+    }
     if (error instanceof ConfigError || (error as { name?: string }).name === 'AppError') {
       process.stderr.write(`pixa: ${(error as Error).message}\n`);
       return 1;
@@ -58,6 +68,18 @@ function parseCommandLine(argv: string[]) {
       'storage-mb': { type: 'string' },
       'transfer-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      markdown: { type: 'boolean' },
     },
   });
+}
+
+/** Every variable of the config schema: name, default and meaning. */
+function envHelp(): string {
+  const docs = envVarDocs();
+  const width = Math.max(...docs.map((doc) => doc.name.length));
+  const lines = docs.map((doc) => {
+    const fallback = doc.default ? ` (default: ${doc.default})` : '';
+    return `  ${doc.name.padEnd(width)}  ${doc.description.replaceAll('`', '')}${fallback}`;
+  });
+  return `Environment variables (docs/OPERATIONS.md and the README explain them):\n\n${lines.join('\n')}\n`;
 }

@@ -96,6 +96,7 @@ function toConfig(env: Env, problems: string[]) {
     mediaUrlTtlSeconds: Math.round(env.PIXA_MEDIA_URL_TTL_MINUTES * 60),
     requestTimeoutMs: Math.round(env.PIXA_REQUEST_TIMEOUT_SECONDS * 1000),
     shutdownGraceMs: Math.round(env.PIXA_SHUTDOWN_GRACE_SECONDS * 1000),
+    startupWaitMs: Math.round(env.PIXA_STARTUP_WAIT_SECONDS * 1000),
     trustProxy: env.PIXA_TRUST_PROXY,
     logLevel: env.PIXA_LOG_LEVEL as string,
     logFile: env.PIXA_LOG_FILE,

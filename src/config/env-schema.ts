@@ -182,6 +182,13 @@ export const EnvSchema = Type.Object({
     maximum: 3600,
     description: 'Time in-flight requests get to finish on SIGTERM.',
   }),
+  PIXA_STARTUP_WAIT_SECONDS: Type.Number({
+    default: 60,
+    minimum: 0,
+    maximum: 3600,
+    description:
+      'Pod mode: how long start-up retries, with back-off, a database or object store that is not up yet; 0 = fail at once.',
+  }),
   PIXA_TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind an HTTP proxy).' }),
   PIXA_LOG_LEVEL: Type.Enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
     default: 'info',
