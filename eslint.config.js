@@ -35,4 +35,31 @@ export default tseslint.config(
       parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },
     },
   },
+  // The browser takes from the server only the contract's types and its credential rules, which import
+  // nothing: a schema would bring TypeBox into the bundle (test/browser/web-sources.test.ts checks it).
+  {
+    files: ['web/src/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!api/)',
+              message: 'The web takes nothing from the server but its contract, src/api.',
+            },
+            {
+              regex: '^(\\.\\./)+src/api/(?!credential-rules\\.js$)',
+              allowTypeImports: true,
+              message: 'Only types from src/api (import type): its schemas would put TypeBox in the bundle.',
+            },
+            {
+              group: ['node:*', 'typebox', 'kysely', 'fastify', '@fastify/*', '@zxcvbn-ts/*'],
+              message: 'Server libraries stay out of the browser.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
