@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 
 import { withAccountFanout } from './clients/account-fanout.js';
@@ -13,7 +12,9 @@ import { inProcessAuth, inProcessStorage, inProcessUsage } from './clients/in-pr
 import type { Config } from './config/config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { pingDatabase } from './db/ping.js';
 import { configureDecoding } from './image/image-processor.js';
+import { registerDiskMetrics } from './http/disk-metrics.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import type { ReadinessCheck } from './http/probes.js';
 import { createServiceApp } from './http/service-app.js';
@@ -24,12 +25,14 @@ import { createAuthService, type AuthService } from './modules/auth/auth.service
 import { createDeviceKeys } from './modules/auth/device-keys.js';
 import { createLoginThrottle } from './modules/auth/login-throttle.js';
 import { createTokenSigner } from './modules/auth/token.js';
+import { assertFreeSpace, type WatchedDirs } from './modules/images/disk-space.js';
 import { createImageService, type ImageService } from './modules/images/image.service.js';
+import { DEFAULT_STAGING_BYTES, DEFAULT_UPLOADS_PER_ACCOUNT } from './modules/images/upload.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
 import { sweepOrphans, sweepSafetyWindowMs } from './modules/images/sweeper.js';
 import { createEventBatcher } from './modules/usage/event-batcher.js';
 import { DEFAULT_EVENT_RETENTION_DAYS, rollUpEvents } from './modules/usage/event-rollup.js';
-import { removeStaleStagingFiles } from './modules/images/upload-staging.js';
+import { createStagingBudget, removeStaleStagingFiles } from './modules/images/upload-staging.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
 import { authServiceRoutes } from './services/auth/auth.routes.js';
 import { authRoutes } from './services/gateway/auth.routes.js';
@@ -43,7 +46,7 @@ import { instrumentImages } from './services/storage/instrumented-images.js';
 import { storageServiceRoutes } from './services/storage/storage.routes.js';
 import { usageMonitorRoutes } from './services/usage-monitor/usage-monitor.routes.js';
 import { withSmallObjectCache } from './storage/cached-store.js';
-import { createObjectStore } from './storage/create-store.js';
+import { createObjectStore, fileUrlPath } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
 /** The package root: `web/dist` lives beside `src/` and `dist/`. */
@@ -130,6 +133,9 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         quotas,
         maxPixels: config.maxPixels,
         tmpDir,
+        stagingBudget: createStagingBudget(DEFAULT_STAGING_BYTES),
+        uploadsPerAccount: DEFAULT_UPLOADS_PER_ACCOUNT,
+        requestTimeoutMs: config.requestTimeoutMs,
         thumbnailEvents,
         now: options.now,
       }),
@@ -155,12 +161,13 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
   const core = await createCore(config, options);
   try {
     const metrics = options.metrics ?? createMetrics();
+    registerDiskMetrics(metrics, watchedDirs(config));
     const images = inProcessStorage(instrumentImages(core.images, metrics), core.store);
     const clients: GatewayClients = {
       auth: inProcessAuth(core.auth, core.database.db),
       storage: images,
       usage: inProcessUsage(core.usage),
-      readiness: dependencyChecks(core.database, core.store),
+      readiness: dependencyChecks(core.database, core.store, config),
       close: async () => {},
     };
     const app = await createGatewayApp(config, {
@@ -338,7 +345,8 @@ async function createInternalApp(
   deps: InternalAppDeps,
 ): Promise<FastifyInstance> {
   const { config, logger, metrics, internalToken, core } = deps;
-  const checks = dependencyChecks(core.database, SERVICES[service].store ? core.store : undefined);
+  const checks = dependencyChecks(core.database, SERVICES[service].store ? core.store : undefined, config);
+  if (SERVICES[service].store) registerDiskMetrics(metrics, watchedDirs(config));
   const app = await createServiceApp({ service, config, logger, metrics, readiness: checks, internalToken });
   switch (service) {
     case 'auth':
@@ -377,10 +385,28 @@ async function registerUploads(app: FastifyInstance, config: Readonly<Config>): 
   });
 }
 
-function dependencyChecks(database: Database, store: ObjectStore | undefined): Record<string, ReadinessCheck> {
-  const checks: Record<string, ReadinessCheck> = { database: () => sql`select 1`.execute(database.db) };
-  if (store) checks.objectStore = () => store.ping();
+/** Readiness of a service: its database, and where it stores images, the store and the disks it writes to. */
+function dependencyChecks(
+  database: Database,
+  store: ObjectStore | undefined,
+  config: Readonly<Config>,
+): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = { database: () => pingDatabase(database.db) };
+  if (store) {
+    checks.objectStore = () => store.ping();
+    checks.diskSpace = () => assertFreeSpace(watchedDirs(config), DEFAULT_MIN_FREE_BYTES);
+  }
   return checks;
+}
+
+/** Below this much free space in a watched directory, /readyz says so (PIXA_MIN_FREE_MB). */
+const DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024;
+
+/** The local directories uploads write to: the data directory, staging, and the file store's root. */
+function watchedDirs(config: Readonly<Config>): WatchedDirs {
+  const dirs: Record<string, string> = { data: config.dataDir, staging: path.join(config.dataDir, 'tmp') };
+  if (config.storageUrl.startsWith('file://')) dirs.objects = fileUrlPath(config.storageUrl);
+  return dirs;
 }
 
 function processLogger(config: Readonly<Config>, service: string): Logger {

@@ -145,7 +145,10 @@ describe.skipIf(s3rverMissing)('object store down or slow (s3rver behind a proxy
     expect(upload.result.body.error.code).toBe('service_unavailable');
     expect(upload.result.headers.get('retry-after')).toBeTruthy();
     expect(download.result.status).toBe(503);
-    expect(probe).toEqual({ status: 503, body: { status: 'not_ready', database: 'ok', objectStore: 'unavailable' } });
+    expect(probe).toEqual({
+      status: 503,
+      body: { status: 'not_ready', database: 'ok', objectStore: 'unavailable', diskSpace: 'ok' },
+    });
     expect((await api.list(user.token)).body.items.map((i) => i.id)).toEqual([image.id]);
     expect((await api.usage(user.token)).body.storage).toEqual(usage.storage);
 
