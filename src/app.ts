@@ -27,11 +27,10 @@ import { createLoginThrottle } from './modules/auth/login-throttle.js';
 import { createTokenSigner } from './modules/auth/token.js';
 import { assertFreeSpace, type WatchedDirs } from './modules/images/disk-space.js';
 import { createImageService, type ImageService } from './modules/images/image.service.js';
-import { DEFAULT_STAGING_BYTES, DEFAULT_UPLOADS_PER_ACCOUNT } from './modules/images/upload.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from './modules/images/media-url.js';
 import { sweepOrphans, sweepSafetyWindowMs } from './modules/images/sweeper.js';
 import { createEventBatcher } from './modules/usage/event-batcher.js';
-import { DEFAULT_EVENT_RETENTION_DAYS, rollUpEvents } from './modules/usage/event-rollup.js';
+import { rollUpEvents } from './modules/usage/event-rollup.js';
 import { createStagingBudget, removeStaleStagingFiles } from './modules/images/upload-staging.js';
 import { createUsageService, type UsageService } from './modules/usage/usage.service.js';
 import { authServiceRoutes } from './services/auth/auth.routes.js';
@@ -133,8 +132,8 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         quotas,
         maxPixels: config.maxPixels,
         tmpDir,
-        stagingBudget: createStagingBudget(DEFAULT_STAGING_BYTES),
-        uploadsPerAccount: DEFAULT_UPLOADS_PER_ACCOUNT,
+        stagingBudget: createStagingBudget(config.stagingBytes),
+        uploadsPerAccount: config.uploadsPerAccount,
         requestTimeoutMs: config.requestTimeoutMs,
         thumbnailEvents,
         now: options.now,
@@ -394,13 +393,10 @@ function dependencyChecks(
   const checks: Record<string, ReadinessCheck> = { database: () => pingDatabase(database.db) };
   if (store) {
     checks.objectStore = () => store.ping();
-    checks.diskSpace = () => assertFreeSpace(watchedDirs(config), DEFAULT_MIN_FREE_BYTES);
+    checks.diskSpace = () => assertFreeSpace(watchedDirs(config), config.minFreeBytes);
   }
   return checks;
 }
-
-/** Below this much free space in a watched directory, /readyz says so (PIXA_MIN_FREE_MB). */
-const DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024;
 
 /** The local directories uploads write to: the data directory, staging, and the file store's root. */
 function watchedDirs(config: Readonly<Config>): WatchedDirs {
@@ -435,7 +431,7 @@ function scheduleSweeps(config: Readonly<Config>, database: Database, store: Obj
         }
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'storage sweep failed'));
-    rollUpEvents(database.db, database.dialect, { retentionDays: DEFAULT_EVENT_RETENTION_DAYS })
+    rollUpEvents(database.db, database.dialect, { retentionDays: config.eventRetentionDays })
       .then((rolled) => {
         if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');
       })

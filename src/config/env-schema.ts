@@ -212,6 +212,32 @@ export const EnvSchema = Type.Object({
     maximum: 7 * 24 * 60,
     description: 'How often the storage service sweeps orphans; 0 = never.',
   }),
+  PIXA_EVENT_RETENTION_DAYS: Type.Integer({
+    default: 30,
+    minimum: 1,
+    maximum: 36_500,
+    description:
+      'Days the storage event log keeps one row per event; older days are rolled up into daily totals per account.',
+  }),
+  PIXA_STAGING_MB: Type.Number({
+    default: 1024,
+    minimum: 0,
+    description:
+      'Disk all uploads in progress of one process may take in PIXA_DATA_DIR/tmp; more get 503 with Retry-After. 0 = no limit.',
+  }),
+  PIXA_UPLOADS_PER_ACCOUNT: Type.Integer({
+    default: 4,
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Uploads one account may have in progress per process; more wait their turn (up to a minute). 0 = no limit.',
+  }),
+  PIXA_MIN_FREE_MB: Type.Number({
+    default: 100,
+    minimum: 0,
+    description:
+      '/readyz reports `diskSpace` unavailable when the data, staging or file-store directory has less free. 0 = off.',
+  }),
 });
 
 /** The environment after parsing: typed values, defaults filled in, unset optional variables absent. */

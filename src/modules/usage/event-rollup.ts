@@ -8,8 +8,6 @@ import { addEventDays, deleteEvents, eventsBefore, type EventDay } from './stora
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BATCH = 2000;
-/** Days of events kept row by row unless configured otherwise. */
-export const DEFAULT_EVENT_RETENTION_DAYS = 30;
 
 export interface RollupOptions {
   /** Whole UTC days of events kept row by row; older days become one total per account and operation. */
