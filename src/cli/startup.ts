@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-
 import type { Config } from '../config/config.js';
 import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { openDatabase } from '../db/database.js';
