@@ -63,6 +63,11 @@ describe('web bundle', () => {
       serverCodeIn(readFileSync(path.join(assets, file), 'utf8')).map((name) => `${file}: ${name}`),
     );
     expect(found).toEqual([]);
+    // Nor Svelte's development checks: a build that a test starts is the production build too.
+    const devChecks = scripts.filter((file) =>
+      readFileSync(path.join(assets, file), 'utf8').includes('validate_each_keys'),
+    );
+    expect(devChecks).toEqual([]);
   });
 
   // Exact where the markers are a sample: a Node built-in, for one, shows up as `__vite-browser-external`.
