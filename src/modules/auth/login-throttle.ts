@@ -5,14 +5,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { AppError } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
 import { addressKey } from './address-key.js';
-import {
-  clearEvents,
-  deleteEvents,
-  eventTimes,
-  insertEvents,
-  lockScopes,
-  pruneEvents,
-} from './throttle-event.repository.js';
+import { deleteEvents, eventTimesByScope, insertEvents, lockScopes, pruneEvents } from './throttle-event.repository.js';
 
 interface Limit {
   scope: string;
@@ -107,14 +100,13 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
   /** Counts one event in every scope of `limits` unless one is full; then throws `refuse(seconds)`. */
   async function reserve(limits: Limit[], now: number, refuse: (seconds: number) => AppError): Promise<string[]> {
     const ids = await inTransaction(db, async (trx) => {
-      await lockScopes(
-        trx,
-        limits.map((limit) => limit.scope),
-        now,
-      );
+      const longest = Math.max(...limits.map((limit) => limit.windowMs));
+      const scopes = limits.map((limit) => limit.scope);
+      await lockScopes(trx, scopes, now);
+      const timesOf = await eventTimesByScope(trx, scopes, now - longest);
       let seconds = 0;
       for (const limit of limits) {
-        const times = await eventTimes(trx, limit.scope, now - limit.windowMs);
+        const times = (timesOf.get(limit.scope) ?? []).filter((at) => at >= now - limit.windowMs);
         // Allowed again once enough of the oldest events have left the window.
         seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
       }
@@ -135,8 +127,7 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
       return { ids: await reserve(limits, now, tooManyAttempts), forgets: limits[0]!.scope };
     },
     async succeed(reservation) {
-      await deleteEvents(db, reservation.ids);
-      if (reservation.forgets) await clearEvents(db, reservation.forgets);
+      await deleteEvents(db, reservation.ids, reservation.forgets);
     },
     async reserveSignup(address, perHour, now) {
       if (perHour <= 0) return undefined;
