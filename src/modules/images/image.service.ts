@@ -13,5 +13,26 @@ export interface ImageService extends UploadService, GalleryService, MediaServic
 
 /** The storage service's module: three services over one set of dependencies. */
 export function createImageService(deps: ImageServiceDeps): ImageService {
-  return { ...createUploadService(deps), ...createGalleryService(deps), ...createMediaService(deps) };
+  const gallery = createGalleryService(deps);
+  const { forgetImage, forgetOwner, ...media } = createMediaService(deps);
+  return {
+    ...createUploadService(deps),
+    ...gallery,
+    ...media,
+    // The media cache forgets a deleted image here at once; other replicas within its TTL.
+    async remove(userId, imageId) {
+      try {
+        await gallery.remove(userId, imageId);
+      } finally {
+        forgetImage(imageId);
+      }
+    },
+    async removeAll(userId) {
+      try {
+        return await gallery.removeAll(userId);
+      } finally {
+        forgetOwner(userId);
+      }
+    },
+  };
 }

@@ -1,20 +1,28 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 
 import type { Variant } from '../../api/images.js';
 import { etagMatches } from '../../lib/etag.js';
-import { notFound } from '../../lib/app-error.js';
+import { notFound, unauthorized } from '../../lib/app-error.js';
 import { ObjectNotFoundError, type ByteRange } from '../../storage/object-store.js';
+import { findUserById } from '../auth/user.repository.js';
+import { createDownloadCharges } from '../usage/download-charges.js';
 import { transferQuotaOf } from '../usage/quota.js';
 import type { StorageEvent } from '../usage/storage-event.repository.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
 import { chargeDownload } from '../usage/transfer-charge.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { contentTypeOf, etagOf, objectKey, variantFilename, variantSize } from './image-objects.js';
-import { ownedImageOrThrow, userOrThrow } from './lookups.js';
+import { findImageById } from './image.repository.js';
+import { createMediaCache, MEDIA_CACHE_DEFAULTS, type MediaCacheOptions, type MediaEntry } from './media-cache.js';
+import { isImageId } from './media-url.js';
 
 export interface MediaResponse {
   notModified: false;
+  /** The bytes as a stream; made on first read when `body` holds them. */
   stream: Readable;
+  /** The bytes themselves, for a small variant read whole (sent with one write, no stream). */
+  body?: Buffer;
   contentType: string;
   /** Bytes in this response (the range, when one was asked for). */
   length: number;
@@ -55,9 +63,51 @@ export interface MediaService {
   describe(userId: string, imageId: string, variant: Variant): Promise<VariantInfo>;
 }
 
-export function createMediaService(deps: ImageServiceDeps): MediaService {
+/** What the composition root needs to keep the media cache honest: deletes on this process apply at once. */
+export interface MediaCacheControl {
+  forgetImage(imageId: string): void;
+  forgetOwner(ownerId: string): void;
+}
+
+export function createMediaService(
+  deps: ImageServiceDeps,
+  cacheOptions: Partial<Omit<MediaCacheOptions, 'now'>> = {},
+): MediaService & MediaCacheControl {
   const { db, dialect, store, quotas } = deps;
   const now = deps.now ?? Date.now;
+  const options = { ...MEDIA_CACHE_DEFAULTS, ...cacheOptions, now };
+  // Rows, bodies and quotas are trusted for `ttlMs` after they were read: on other replicas a delete,
+  // a quota change or a removed account applies within that time, here at once (see forget*).
+  const cache = createMediaCache(options);
+  const transferQuotas = new Map<string, { quota: number; readAt: number }>();
+  const charges = createDownloadCharges(db, dialect);
+
+  /** The image as a media request needs it, from the cache or the database; 404 unless `userId` owns it. */
+  async function lookup(userId: string, imageId: string): Promise<MediaEntry> {
+    let entry = cache.fresh(imageId);
+    if (!entry) {
+      const readAt = now();
+      const row = isImageId(imageId) ? await findImageById(db, imageId) : undefined;
+      if (!row) throw notFound();
+      entry = cache.remember(row, readAt);
+    }
+    if (entry.row.owner_id !== userId) throw notFound();
+    return entry;
+  }
+
+  async function transferQuota(userId: string): Promise<number> {
+    const known = transferQuotas.get(userId);
+    if (known && now() - known.readAt < options.ttlMs) return known.quota;
+    const readAt = now();
+    const user = await findUserById(db, userId);
+    if (!user) throw unauthorized();
+    const quota = transferQuotaOf(user, quotas);
+    // Bounded like the cache: past 10,000 accounts the oldest are read again when next needed.
+    if (transferQuotas.size >= 10_000) transferQuotas.delete(transferQuotas.keys().next().value!);
+    transferQuotas.delete(userId);
+    transferQuotas.set(userId, { quota, readAt });
+    return quota;
+  }
 
   /** Logs a sent variant and, unless it is a thumbnail, charges it to the owner's transfer of the day. */
   async function charge(event: StorageEvent, variant: Variant, filename: string): Promise<void> {
@@ -68,18 +118,41 @@ export function createMediaService(deps: ImageServiceDeps): MediaService {
       return;
     }
     // Read before the transaction: on SQLite a query outside it would wait for it forever.
-    const quota = transferQuotaOf(await userOrThrow(db, event.user_id), quotas);
-    await chargeDownload(db, dialect, event, quota, `"${filename}"`);
+    const quota = await transferQuota(event.user_id);
+    if (event.status === 206) await chargeDownload(db, dialect, event, quota, `"${filename}"`);
+    else await charges.charge(event, quota, `"${filename}"`);
+  }
+
+  /** A small variant's bytes, from the entry or read whole once; undefined for one read as a stream. */
+  async function smallBody(
+    entry: MediaEntry,
+    variant: Variant,
+    key: string,
+    size: number,
+  ): Promise<Buffer | undefined> {
+    const held = entry.bodies[variant];
+    if (held) return held;
+    if (variant === 'original' || size > options.maxBodyBytes) return undefined;
+    const bytes = await buffer(await store.get(key, undefined, size));
+    cache.keepBody(entry, variant, bytes);
+    return bytes;
   }
 
   return {
+    forgetImage: (imageId) => cache.forget(imageId),
+    forgetOwner(ownerId) {
+      cache.forgetOwner(ownerId);
+      transferQuotas.delete(ownerId);
+    },
+
     async describe(userId, imageId, variant) {
-      const row = await ownedImageOrThrow(db, userId, imageId);
+      const { row } = await lookup(userId, imageId);
       return { etag: etagOf(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
     },
 
     async open(userId, imageId, variant, options = {}) {
-      const row = await ownedImageOrThrow(db, userId, imageId);
+      const entry = await lookup(userId, imageId);
+      const { row } = entry;
       const etag = etagOf(row, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
       const totalSize = variantSize(row, variant);
@@ -87,9 +160,18 @@ export function createMediaService(deps: ImageServiceDeps): MediaService {
       const length = range ? range.end - range.start + 1 : totalSize;
       const key = objectKey(row, variant);
       // A delete may remove the objects between the lookup above and this read: then it is not found.
-      const stream = await store.get(key, range, totalSize).catch((error: unknown) => {
-        throw error instanceof ObjectNotFoundError ? notFound() : error;
-      });
+      let body: Buffer | undefined;
+      let stream: Readable | undefined;
+      try {
+        body = range ? undefined : await smallBody(entry, variant, key, totalSize);
+        if (!body) stream = await store.get(key, range, totalSize);
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError) {
+          cache.forget(imageId);
+          throw notFound();
+        }
+        throw error;
+      }
       const event: StorageEvent = {
         at: now(),
         user_id: userId,
@@ -102,12 +184,16 @@ export function createMediaService(deps: ImageServiceDeps): MediaService {
       try {
         await charge(event, variant, row.filename);
       } catch (error) {
-        stream.destroy();
+        stream?.destroy();
         throw error;
       }
       return {
         notModified: false,
-        stream,
+        body,
+        get stream(): Readable {
+          stream ??= Readable.from([body!]);
+          return stream;
+        },
         contentType: contentTypeOf(row, variant),
         length,
         totalSize,
