@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 
 import { droppedLogLines } from '../lib/logger.js';
+import { observeFastLanes } from './fast-lane.js';
+import { createRequestMetrics, type RequestMetrics } from './request-metrics.js';
 
 /** The Prometheus metrics of one process; every service it runs records into the same registry. */
 export interface Metrics {
   registry: Registry;
-  httpRequests: Counter<'service' | 'method' | 'route' | 'status'>;
-  httpDuration: Histogram<'service' | 'method' | 'route' | 'status'>;
+  /** `pixa_http_requests_total` and `pixa_http_request_duration_seconds`. */
+  http: RequestMetrics;
   /** Images received by uploads: `stored` new, or `duplicate` of one already in the account. */
   uploadedImages: Counter<'result'>;
   /** Image bytes received (`in`, uploads) and sent (`out`, originals, previews, thumbnails). */
@@ -26,7 +28,6 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'pixa_' });
-  const httpLabels = ['service', 'method', 'route', 'status'] as const;
   new Counter({
     name: 'pixa_log_lines_dropped_total',
     help: 'Log lines not written to stdout because its reader was gone or too far behind.',
@@ -38,19 +39,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   return {
     registry,
-    httpRequests: new Counter({
-      name: 'pixa_http_requests_total',
-      help: 'HTTP requests answered, by service, route pattern and status.',
-      labelNames: httpLabels,
-      registers: [registry],
-    }),
-    httpDuration: new Histogram({
-      name: 'pixa_http_request_duration_seconds',
-      help: 'Time from receiving a request to its answer being sent.',
-      labelNames: httpLabels,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    }),
+    http: createRequestMetrics(registry),
     uploadedImages: new Counter({
       name: 'pixa_uploaded_images_total',
       help: 'Images received by uploads.',
@@ -83,16 +72,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
  * ids), and serves the registry at `GET /metrics` in Prometheus' text format.
  */
 export function registerMetrics(app: FastifyInstance, metrics: Metrics, service: string): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const labels = {
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.http.record(
       service,
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
   });
+  // Answers of the fast lanes (media-lane.ts) never reach Fastify's hooks: counted the same way.
+  observeFastLanes(app.server, (method, answer, seconds) =>
+    metrics.http.record(service, method, answer.route, answer.status, seconds),
+  );
   app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

@@ -18,7 +18,9 @@ import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { etagMatches } from '../../lib/etag.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
+import { addFastLane } from '../../http/fast-lane.js';
 import type { GatewayDeps } from './gateway-deps.js';
+import { mediaCachingHeaders, mediaLane } from './media-lane.js';
 
 const VARIANT_SUMMARIES: Record<Variant, string> = {
   original: 'The original file, byte for byte (Range supported)',
@@ -30,6 +32,9 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   const app = typed(fastify);
   const { auth, images, mediaUrls, config } = deps;
   const authenticated = requireUser(auth);
+  // Plain GETs of media by signed URL or token are answered before routing; the routes below answer
+  // everything else (HEAD, ranges, errors), and whatever the lane declines.
+  addFastLane(fastify.server, mediaLane(deps, { carryRequestId: config.mode === 'pod' }));
 
   app.post(
     '/api/v1/images',
@@ -184,7 +189,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       reply.status(206);
       headers['content-range'] = `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`;
     }
-    return reply.headers(headers).send(media.stream);
+    return reply.headers(headers).send(media.body ?? media.stream);
   }
 
   /**
@@ -211,14 +216,8 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   }
 }
 
-/** Headers of every media answer, 304 included: a media file is immutable under its URL. */
-const cachingHeaders = (etag: string): Record<string, string> => ({
-  'cache-control': 'private, max-age=31536000, immutable',
-  etag,
-  'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; sandbox",
-  'cross-origin-resource-policy': 'same-origin',
-});
+/** Headers of every media answer, 304 included: the same in the lane and the routes. */
+const cachingHeaders = mediaCachingHeaders;
 
 const rangeNotSatisfiable = (size: number): AppError =>
   new AppError('range_not_satisfiable', 416, `The requested range is outside the file of ${size} bytes.`, {
