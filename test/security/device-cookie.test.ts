@@ -31,8 +31,15 @@ interface Reply {
   setCookie: string[];
 }
 
-/** POSTs JSON from the given local address, with an optional Cookie header. */
-function post(base: string, route: string, json: unknown, from: string, cookie?: string): Promise<Reply> {
+/** POSTs JSON from the given local address, with an optional Cookie header and bearer token. */
+function post(
+  base: string,
+  route: string,
+  json: unknown,
+  from: string,
+  cookie?: string,
+  token?: string,
+): Promise<Reply> {
   const url = new URL(route, base);
   const payload = JSON.stringify(json);
   const headers: Record<string, string> = {
@@ -41,6 +48,7 @@ function post(base: string, route: string, json: unknown, from: string, cookie?:
     'x-forwarded-for': OWNER,
   };
   if (cookie) headers.cookie = cookie;
+  if (token) headers.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -116,6 +124,10 @@ function lockOutCases(url: () => string) {
     expect(owner.status).toBe(200);
     expect(owner.body.token).toBeTruthy();
     expect((await login(username, password, attacker(21), owner.device)).status).toBe(200);
+    // A password change counts like a sign-in: from that device it goes through as well.
+    const change = { currentPassword: password, newPassword: `${password}-renewed` };
+    const changed = await post(url(), '/api/v1/auth/password', change, OWNER, owner.device, owner.body.token);
+    expect(changed.status).toBe(200);
   });
 
   test('sign-in › a device cookie of another account › earns nothing: still 429', async () => {
