@@ -3,12 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { inTransaction } from '../../src/db/transaction.js';
 import { utcDay } from '../../src/lib/time.js';
 import { insertUser } from '../../src/modules/auth/user.repository.js';
 import { createEventBatcher } from '../../src/modules/usage/event-batcher.js';
 import { rollUpEvents } from '../../src/modules/usage/event-rollup.js';
-import { createRangedReadLog } from '../../src/modules/usage/ranged-read-log.js';
+import { chargeRangedRead, createRangedReadLog } from '../../src/modules/usage/ranged-read-log.js';
 import {
   appendEvents,
   eventDaysOf,
@@ -150,10 +149,15 @@ for (const dialect of DIALECTS) {
       const log = createRangedReadLog();
       const key = `${user}/${randomUUID()}/original`;
       const read = (at: number, client: string, bytes = 1) =>
-        inTransaction(db, async (trx) => {
-          expect(await reserveTransfer(trx, dialect.name, user, utcDay(at), 'out', bytes, 0)).toBe(true);
-          await log.record(trx, event(user, at, { object_key: key, status: 206, bytes }), client);
-        });
+        chargeRangedRead(
+          db,
+          dialect.name,
+          log,
+          event(user, at, { object_key: key, status: 206, bytes }),
+          client,
+          0,
+          'it',
+        );
 
       for (let i = 0; i < 300; i++) await read(NOW + i * 100, '203.0.113.7');
       await read(NOW + 31_000, '198.51.100.2', 10);
