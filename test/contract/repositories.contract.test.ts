@@ -151,6 +151,7 @@ for (const dialect of DIALECTS) {
           expect(rows.map((row) => row.table_name).sort()).toEqual([
             'images',
             'sessions',
+            'storage_event_days',
             'storage_events',
             'throttle_events',
             'transfer_daily',
