@@ -99,7 +99,8 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       headersTimeout: call.headersTimeoutMs ?? timeoutMs,
     };
     if (!call.retry) return pool.request(request);
-    // The retry interceptor reads per-request options beside the request's own.
+    // The retry interceptor reads per-request options beside the request's own. `answered` turns true
+    // when request() resolves, on the answer's headers; a body that breaks later does so in a later event.
     let answered = false;
     const withRetry: RetryRequestOptions = { ...request, retryOptions: { retry: retryBeforeAnswer(() => answered) } };
     const response = await retrying.request(withRetry);
