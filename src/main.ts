@@ -20,7 +20,7 @@ export async function serve(overrides: { services?: string } = {}): Promise<void
   const services = config.mode === 'embedded' ? SERVICE_NAMES : config.services;
   await checkDependencies(config, dependenciesOf(services), waitOptions(config));
   const pixa = await createPixaProcess(config).catch((error: unknown) => rethrowExplained(error, config));
-  closeWithGrace({ delay: config.shutdownGraceMs, logger: pixa.logger }, async ({ signal, err }) => {
+  const graceful = closeWithGrace({ delay: config.shutdownGraceMs, logger: pixa.logger }, async ({ signal, err }) => {
     if (err) pixa.logger.error({ err }, 'shutting down after an error');
     else pixa.logger.info({ signal }, 'shutting down');
     await pixa.close();
@@ -29,6 +29,8 @@ export async function serve(overrides: { services?: string } = {}): Promise<void
   try {
     await pixa.listen();
   } catch (error) {
+    // Not started: close what was opened and report, without the shutdown handler's exit 0.
+    graceful.uninstall();
     await pixa.close();
     rethrowExplained(error, config);
   }
