@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+
+import { withAccountFanout } from '../clients/account-fanout.js';
+import type { GatewayClients } from '../clients/clients.js';
+import type { Config } from '../config/config.js';
+import type { Metrics } from '../http/metrics.js';
+import { createServiceApp } from '../http/service-app.js';
+import { registerWebUi } from '../http/web-ui.js';
+import type { MediaUrlSigner } from '../modules/images/media-url.js';
+import { authRoutes } from '../services/gateway/auth.routes.js';
+import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
+import { imageRoutes } from '../services/gateway/image.routes.js';
+import { legacyRoutes } from '../services/gateway/legacy.routes.js';
+import { usageRoutes } from '../services/gateway/usage.routes.js';
+import { registerUploads } from './uploads.js';
+
+/** The package root: `web/dist` lives beside `src/` and `dist/` (this file is in `src/app/` or `dist/app/`). */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface GatewayAppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  clients: GatewayClients;
+  mediaUrls: MediaUrlSigner;
+  /** The clients call the other services over HTTP (pod mode), not in process. */
+  remoteClients: boolean;
+}
+
+/** The public gateway: web UI, public API and the original Pixa's endpoints, over its clients. */
+export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAppDeps): Promise<FastifyInstance> {
+  const { logger, metrics, clients, mediaUrls } = deps;
+  const app = await createServiceApp({
+    service: 'gateway',
+    config,
+    logger,
+    metrics,
+    readiness: clients.readiness,
+    openapi: true,
+    callsOtherServices: deps.remoteClients,
+  });
+  await registerUploads(app, config);
+  const gateway: GatewayDeps = {
+    config,
+    auth: withAccountFanout(clients.auth, clients.storage, logger),
+    images: clients.storage,
+    usage: clients.usage,
+    mediaUrls,
+  };
+  await app.register(authRoutes, gateway);
+  await app.register(imageRoutes, gateway);
+  await app.register(usageRoutes, gateway);
+  await app.register(legacyRoutes, gateway);
+  await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
+  return app;
+}

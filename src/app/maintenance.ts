@@ -1,0 +1,59 @@
+import path from 'node:path';
+
+import type { Logger } from 'pino';
+
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import { pingDatabase } from '../db/ping.js';
+import type { ReadinessCheck } from '../http/probes.js';
+import { assertFreeSpace, type WatchedDirs } from '../modules/images/disk-space.js';
+import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
+import { rollUpEvents } from '../modules/usage/event-rollup.js';
+import { removeStaleStagingFiles } from '../modules/images/upload-staging.js';
+import { fileUrlPath } from '../storage/create-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** Readiness of a service: its database, and where it stores images, the store and the disks it writes to. */
+export function dependencyChecks(
+  database: Database,
+  store: ObjectStore | undefined,
+  config: Readonly<Config>,
+): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = { database: () => pingDatabase(database.db) };
+  if (store) {
+    checks.objectStore = () => store.ping();
+    checks.diskSpace = () => assertFreeSpace(watchedDirs(config), config.minFreeBytes);
+  }
+  return checks;
+}
+
+/** The local directories uploads write to: the data directory, staging, and the file store's root. */
+export function watchedDirs(config: Readonly<Config>): WatchedDirs {
+  const dirs: Record<string, string> = { data: config.dataDir, staging: path.join(config.dataDir, 'tmp') };
+  if (config.storageUrl.startsWith('file://')) dirs.objects = fileUrlPath(config.storageUrl);
+  return dirs;
+}
+
+export function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
+  if (config.sweepIntervalSeconds === 0) return undefined;
+  const windowMs = sweepSafetyWindowMs(config.requestTimeoutMs);
+  const timer = setInterval(() => {
+    removeStaleStagingFiles(path.join(config.dataDir, 'tmp'), windowMs).catch((error: unknown) =>
+      logger.warn({ err: error }, 'staging cleanup failed'),
+    );
+    sweepOrphans(database.db, store, windowMs)
+      .then((report) => {
+        if (report.orphans.length > 0 || report.incomplete > 0) {
+          logger.info({ orphans: report.orphans.length, incomplete: report.incomplete }, 'storage swept');
+        }
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'storage sweep failed'));
+    rollUpEvents(database.db, database.dialect, { retentionDays: config.eventRetentionDays })
+      .then((rolled) => {
+        if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'rolling up storage events failed'));
+  }, config.sweepIntervalSeconds * 1000);
+  timer.unref();
+  return timer;
+}
