@@ -3,6 +3,8 @@ import path from 'node:path';
 
 import pino, { type DestinationStream, type Logger } from 'pino';
 
+import { redactText } from './redact.js';
+
 export interface LoggerOptions {
   service: string;
   level: string;
@@ -22,7 +24,9 @@ const MB = 1024 * 1024;
  * JSON-lines logs on stdout, each line tagged with its service, and optionally in a size-rotated
  * file (the original Pixa wrote `/mnt/<service>.log` on a shared volume). Credentials never reach a
  * log: authorization headers, the internal token and password fields are redacted, and URLs are
- * logged without their query string (signed media URLs carry their signature there).
+ * logged without their query string (signed media URLs carry their signature there). An error's
+ * message and stack, and a message string, lose the credentials of any URL or connection string in
+ * them (a driver may quote its connection URL).
  */
 export function createLogger(options: LoggerOptions): Logger {
   const { service, level } = options;
@@ -41,7 +45,21 @@ export function createLogger(options: LoggerOptions): Logger {
       ],
       censor: '[redacted]',
     },
+    hooks: {
+      logMethod(args, method) {
+        // The message is the last string argument when an object comes first.
+        const at = typeof args[0] === 'string' ? 0 : 1;
+        if (typeof args[at] === 'string') args[at] = redactText(args[at]);
+        return method.apply(this, args);
+      },
+    },
     serializers: {
+      err: (error: Error) => {
+        const serialized = pino.stdSerializers.err(error);
+        serialized.message = redactText(serialized.message);
+        if (serialized.stack) serialized.stack = redactText(serialized.stack);
+        return serialized;
+      },
       req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
         method: req.method,
         url: req.url.split('?')[0],

@@ -37,6 +37,17 @@ describe('log file', () => {
     const line = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
     expect(line).toMatchObject({ service: 'storage', msg: 'hello', password: '[redacted]', req: { url: '/x' } });
   });
+
+  test('logger › credentials in an error or a message are hidden, the rest of the URL kept', async () => {
+    const logger = createLogger({ service: 'storage', level: 'info', file: path.join(dir, '{service}.log') });
+    const error = new Error('cannot open mysql://pixa:hunter2@db:3306/pixa');
+    logger.error({ err: error }, 'store s3://photos?region=eu&secretAccessKey=wJalrXUtnFEMI failed');
+    const text = await readFile(path.join(dir, 'storage.log'), 'utf8');
+    const line = JSON.parse(text.trim().split('\n').at(-1)!) as { msg: string; err: { message: string } };
+    expect(line.msg).toBe('store s3://photos?region=eu&secretAccessKey=*** failed');
+    expect(line.err.message).toBe('cannot open mysql://pixa:***@db:3306/pixa');
+    expect(text).not.toMatch(/hunter2|wJalrXUtnFEMI/);
+  });
 });
 
 describe('stdout for logs', () => {
