@@ -85,7 +85,7 @@ export function estimateDecodeBytes(header: DecodeHeader): DecodeEstimate {
       return { bytes: Math.ceil(DECODE_FLOOR_BYTES + pixels * 4 * 1.5), whole: true, kind: 'a GIF' };
     case 'heif':
     case 'avif':
-      return whole(6.5, `a ${bits} AVIF/HEIF image`);
+      return whole(6.5, `${article(bits)} ${bits} AVIF/HEIF image`);
     case 'jpeg':
       if (header.progressive) {
         return {
@@ -105,9 +105,12 @@ export function estimateDecodeBytes(header: DecodeHeader): DecodeEstimate {
   return {
     bytes: Math.ceil(DECODE_FLOOR_BYTES + window),
     whole: false,
-    kind: `a ${bits} ${header.format.toUpperCase()}`,
+    kind: `${article(bits)} ${bits} ${header.format.toUpperCase()}`,
   };
 }
+
+/** "an 8-bit", "a 16-bit". */
+const article = (word: string): string => (/^(8|11|18)/.test(word) ? 'an' : 'a');
 
 /** Samples a progressive JPEG stores per pixel: luma plus the subsampled chroma (1.5 for 4:2:0). */
 function jpegSamplesPerPixel(bands: number, subsampling: string | undefined): number {
