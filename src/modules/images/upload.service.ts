@@ -283,10 +283,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       // The daily transfer quota, enforced as the bytes arrive: what this account's uploads in this
       // process have received so far counts before anything is committed.
       const transferQuota = transferQuotaOf(user, quotas);
-      const usedToday =
-        transferQuota > 0
-          ? await transferOfDay(db, user.id, utcDay(now())).then((today) => today.bytesIn + today.bytesOut)
-          : 0;
+      let usedToday = 0;
       const onChunk = (bytes: number) => {
         if (transferQuota > 0 && usedToday + account.received + bytes > transferQuota) {
           throw transferExceeded(now(), transferQuota, usedToday + account.received, received + bytes, 'this upload');
@@ -295,6 +292,10 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
         received += bytes;
       };
       try {
+        if (transferQuota > 0) {
+          const today = await transferOfDay(db, user.id, utcDay(now()));
+          usedToday = today.bytesIn + today.bytesOut;
+        }
         for await (const part of parts) {
           batch.push(await prepare(user.id, part, onChunk));
           // Fail fast on an obviously full account, before decoding the rest; the transaction decides.
