@@ -1,21 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 
+import { CredentialsSchema, PasswordChangeSchema, SignInSchema, UserSchema } from '../../api/auth.js';
+import { errors } from '../../api/errors.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
-import { errors, SignInSchema, UserSchema } from '../../http/schemas.js';
+import { typed } from '../../http/typed.js';
 import { AppError } from '../../lib/app-error.js';
 import { deviceCookieOf, withDeviceCookie } from './device-cookie.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-const Credentials = Type.Object(
-  {
-    username: Type.String({ minLength: 1, maxLength: 64 }),
-    password: Type.String({ minLength: 1, maxLength: 1024 }),
-  },
-  { additionalProperties: false },
-);
-
-export async function authRoutes(app: FastifyInstance, { auth, config }: GatewayDeps): Promise<void> {
+export async function authRoutes(fastify: FastifyInstance, { auth, config }: GatewayDeps): Promise<void> {
+  const app = typed(fastify);
   const authenticated = { preHandler: requireUser(auth) };
 
   app.post(
@@ -24,7 +18,7 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
       schema: {
         tags: ['auth'],
         summary: 'Create an account and sign in',
-        body: Credentials,
+        body: CredentialsSchema,
         response: { 201: SignInSchema, ...errors(400, 403, 409, 429) },
       },
     },
@@ -36,7 +30,7 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
           'Sign-up is closed on this server. Ask the administrator for an account.',
         );
       }
-      const { username, password } = request.body as { username: string; password: string };
+      const { username, password } = request.body;
       const signIn = await auth.register(username, password, { address: request.ip });
       return reply.status(201).send(withDeviceCookie(request, reply, signIn));
     },
@@ -48,12 +42,12 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
       schema: {
         tags: ['auth'],
         summary: 'Sign in',
-        body: Credentials,
+        body: CredentialsSchema,
         response: { 200: SignInSchema, ...errors(400, 401, 429) },
       },
     },
     async (request, reply) => {
-      const { username, password } = request.body as { username: string; password: string };
+      const { username, password } = request.body;
       const signIn = await auth.login(username, password, request.ip, deviceCookieOf(request));
       return withDeviceCookie(request, reply, signIn);
     },
@@ -78,18 +72,12 @@ export async function authRoutes(app: FastifyInstance, { auth, config }: Gateway
       schema: {
         tags: ['auth'],
         summary: 'Change the password; every session ends and a new token is returned',
-        body: Type.Object(
-          {
-            currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
-            newPassword: Type.String({ minLength: 1, maxLength: 1024 }),
-          },
-          { additionalProperties: false },
-        ),
+        body: PasswordChangeSchema,
         response: { 200: SignInSchema, ...errors(400, 401) },
       },
     },
     async (request) => {
-      const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
+      const { currentPassword, newPassword } = request.body;
       const device = deviceCookieOf(request);
       return auth.changePassword(principalOf(request), currentPassword, newPassword, request.ip, device);
     },
