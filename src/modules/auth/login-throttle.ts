@@ -14,6 +14,12 @@ interface Limit {
 }
 
 const MINUTE = 60_000;
+/**
+ * Throttle transactions one process runs at a time. Attempts on one account wait for each other's
+ * row lock; a burst of them must wait here, in memory, rather than each holding one of the pool's
+ * connections while it waits, which would starve every other request of the database.
+ */
+const CONCURRENT_TRANSACTIONS = 4;
 const HOUR = 60 * MINUTE;
 
 /** One sign-in (or password-change) attempt, as the throttle sees it. */
@@ -97,25 +103,29 @@ const tooManySignups = (seconds: number): AppError =>
   );
 
 export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
+  const gate = createGate(CONCURRENT_TRANSACTIONS);
+
   /** Counts one event in every scope of `limits` unless one is full; then throws `refuse(seconds)`. */
   async function reserve(limits: Limit[], now: number, refuse: (seconds: number) => AppError): Promise<string[]> {
-    const ids = await inTransaction(db, async (trx) => {
-      const longest = Math.max(...limits.map((limit) => limit.windowMs));
-      const scopes = limits.map((limit) => limit.scope);
-      await lockScopes(trx, scopes, now);
-      const timesOf = await eventTimesByScope(trx, scopes, now - longest);
-      let seconds = 0;
-      for (const limit of limits) {
-        const times = (timesOf.get(limit.scope) ?? []).filter((at) => at >= now - limit.windowMs);
-        // Allowed again once enough of the oldest events have left the window.
-        seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
-      }
-      if (seconds > 0) throw refuse(seconds);
-      const events = limits.map((limit) => ({ id: newId(), scope: limit.scope, at: now }));
-      // Counted now, as if it failed; a sign-in that succeeds takes it back.
-      await insertEvents(trx, events);
-      return events.map((event) => event.id);
-    });
+    const ids = await gate(() =>
+      inTransaction(db, async (trx) => {
+        const longest = Math.max(...limits.map((limit) => limit.windowMs));
+        const scopes = limits.map((limit) => limit.scope);
+        await lockScopes(trx, scopes, now);
+        const timesOf = await eventTimesByScope(trx, scopes, now - longest);
+        let seconds = 0;
+        for (const limit of limits) {
+          const times = (timesOf.get(limit.scope) ?? []).filter((at) => at >= now - limit.windowMs);
+          // Allowed again once enough of the oldest events have left the window.
+          seconds = Math.max(seconds, secondsUntilFree(times, limit.max, limit.windowMs, now));
+        }
+        if (seconds > 0) throw refuse(seconds);
+        const events = limits.map((limit) => ({ id: newId(), scope: limit.scope, at: now }));
+        // Counted now, as if it failed; a sign-in that succeeds takes it back.
+        await insertEvents(trx, events);
+        return events.map((event) => event.id);
+      }),
+    );
     // Keep the tables small. Housekeeping only: a failure (a deadlock with a sign-in) waits for next time.
     if (Math.random() < 0.02) await pruneEvents(db, now - HOUR).catch(() => undefined);
     return ids;
@@ -137,5 +147,23 @@ export function createLoginThrottle(db: Kysely<DB>): LoginThrottle {
     async release(reservation) {
       if (reservation) await deleteEvents(db, reservation.ids);
     },
+  };
+}
+
+/** Runs at most `size` tasks at a time; the others wait in order. */
+function createGate(size: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async function run<T>(task: () => Promise<T>): Promise<T> {
+    if (running < size) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next in line, or is given back.
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
   };
 }
