@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
+import { envMarkdownTable } from '../../src/config/env-schema.js';
 import { ensureBuilt, runPixa } from '../helpers/pod.js';
 
 describe('the pixa command', () => {
@@ -28,6 +29,24 @@ describe('the pixa command', () => {
     expect(status).toBe(2);
     expect(output).toMatch(message);
     expect(output).not.toMatch(/\n\s+at /);
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  test('help env › every variable with its default; --markdown is the README table', async () => {
+    const listed = runPixa(['help', 'env'], env);
+    expect(listed.status).toBe(0);
+    expect(listed.output).toMatch(/^ {2}PIXA_DB_POOL_SIZE +Connections per process .* \(default: 10\)$/m);
+    const markdown = runPixa(['help', 'env', '--markdown'], env);
+    expect(markdown.output).toBe(envMarkdownTable());
+    expect(await readFile(new URL('../../README.md', import.meta.url), 'utf8')).toContain(markdown.output);
+  });
+
+  test('a bad storage URL › refused before anything is opened, its secret not printed', async () => {
+    const bad = 's4://photos?accessKeyId=AKIAEXAMPLE&secretAccessKey=wJalrXUtnFEMIK7MDENG';
+    const { status, output } = runPixa(['serve'], { ...env, PIXA_STORAGE_URL: bad });
+    expect(status).toBe(1);
+    expect(output).toContain('PIXA_STORAGE_URL must start with file://, s3:// or azure://');
+    expect(output).not.toMatch(/wJalrXUtnFEMIK7MDENG|AKIAEXAMPLE/);
     expect(await readdir(dataDir)).toEqual([]);
   });
 
