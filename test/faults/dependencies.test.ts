@@ -6,13 +6,13 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser } from '../helpers/api.js';
+import { signedUpUser } from '../helpers/api.js';
 import { announceSkip, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { s3TestUrl } from '../helpers/object-stores.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
 import { freePort } from '../helpers/pod.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from './support/integrity.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from './support/integrity.js';
 import { addressOf, filePart, multipartBody, newBoundary, uploadHead } from './support/raw-http.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import net from 'node:net';
@@ -88,7 +88,7 @@ function s3rver(port: number, directory: string) {
 /** Every object key in the store against the rows: each row's three objects exist; list what has no row. */
 async function storeAgainstRows(server: TestServer) {
   const keys = new Set<string>();
-  for await (const object of server.pixa.store.list('')) keys.add(object.key);
+  for await (const object of server.store.list('')) keys.add(object.key);
   const rows = await server.db.selectFrom('images').select('object_prefix').execute();
   const expected = rows.flatMap((row) =>
     ['original', 'thumb.webp', 'preview.webp'].map((v) => `${row.object_prefix}${v}`),
@@ -104,7 +104,7 @@ describe.skipIf(s3rverMissing)('object store down or slow (s3rver behind a proxy
   let store: ReturnType<typeof s3rver>;
   let proxy: TcpProxy;
   let server: TestServer;
-  let api: ReturnType<typeof apiClient>;
+  let api: TestServer['client'];
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pixa-s3-down-'));
@@ -118,7 +118,7 @@ describe.skipIf(s3rverMissing)('object store down or slow (s3rver behind a proxy
     url.searchParams.set('requestTimeoutMs', '2000');
     url.searchParams.set('maxAttempts', '2');
     server = await startTestServer({ PIXA_STORAGE_URL: url.toString() });
-    api = apiClient(server.url);
+    api = server.client;
   }, 60_000);
   afterAll(async () => {
     await server?.close();
@@ -192,7 +192,7 @@ for (const dialect of DIALECTS.filter((d) => d.name !== 'sqlite')) {
     let database: TestDatabase;
     let proxy: TcpProxy;
     let server: TestServer;
-    let api: ReturnType<typeof apiClient>;
+    let api: TestServer['client'];
 
     beforeAll(async () => {
       database = await dialect.createDatabase();
@@ -203,7 +203,7 @@ for (const dialect of DIALECTS.filter((d) => d.name !== 'sqlite')) {
       });
       url.host = `127.0.0.1:${proxy.port}`;
       server = await startTestServer({ PIXA_DATABASE_URL: url.toString() });
-      api = apiClient(server.url);
+      api = server.client;
     }, 60_000);
     afterAll(async () => {
       await server?.close();
@@ -248,7 +248,7 @@ for (const dialect of DIALECTS.filter((d) => d.name !== 'sqlite')) {
       await waitUntil('readiness', async () => (await readyz(server.url)).status === 200);
       expect((await api.list(user.token)).body.items.map((i) => i.id)).toEqual([first.body.images[0]!.id]);
       expect((await api.upload(user.token, [{ name: 'during.jpg', data: photo }])).status).toBe(201);
-      expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+      expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
     }, 60_000);
   });
 }

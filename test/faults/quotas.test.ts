@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser } from '../helpers/api.js';
+import { signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from './support/integrity.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from './support/integrity.js';
 
 let server: TestServer;
-let api: ReturnType<typeof apiClient>;
+let api: TestServer['client'];
 
 beforeAll(async () => {
   server = await startTestServer();
-  api = apiClient(server.url);
+  api = server.client;
 });
 afterAll(() => server?.close());
 
@@ -60,7 +60,7 @@ describe('storage quota under concurrency', () => {
     const stored = await storedOf(user.userId);
     expect(stored.ids).toEqual([results.find((r) => r.status === 201)!.body.images[0]!.id]);
     expect(stored.counted).toBe(stored.sum);
-    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
   });
 
   test('quota › 100 concurrent uploads near the quota › never over it; accepted ones complete, refused ones absent', async () => {
@@ -87,7 +87,7 @@ describe('storage quota under concurrency', () => {
     expect(stored.ids).toEqual([...accepted].sort());
     expect(stored.sum).toBeLessThanOrEqual(quota);
     expect(stored.counted).toBe(stored.sum);
-    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
   }, 60_000);
 });
 
@@ -115,7 +115,7 @@ describe('transfer quota under concurrency', () => {
     const usage = (await api.usage(user.token)).body.transfer;
     expect(usage.usedBytes).toBeLessThanOrEqual(quota);
     expect(usage.outBytes).toBe(ok.length * image.size);
-    const report = await checkIntegrity(server.db, server.dataDir);
+    const report = await integrityOf(server);
     expect(problemsOf(report)).toEqual(NO_PROBLEMS);
   });
 });

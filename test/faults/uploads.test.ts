@@ -2,10 +2,10 @@ import net from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser } from '../helpers/api.js';
+import { signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from './support/integrity.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from './support/integrity.js';
 import {
   addressOf,
   filePart,
@@ -35,17 +35,13 @@ async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise
 
 /** The account has nothing: no row, no object, no temp file, nothing counted. */
 async function expectNothingLeft(server: TestServer, user: { userId: string; token: string }) {
-  const api = apiClient(server.url);
-  const rows = await server.db
-    .selectFrom('images')
-    .select('id')
-    .where('owner_id', '=', user.userId)
-    .execute();
+  const api = server.client;
+  const rows = await server.db.selectFrom('images').select('id').where('owner_id', '=', user.userId).execute();
   expect(rows).toEqual([]);
   const usage = (await api.usage(user.token)).body;
   expect(usage.storage.usedBytes).toBe(0);
   expect(usage.transfer.usedBytes).toBe(0);
-  const report = await checkIntegrity(server.db, server.dataDir);
+  const report = await integrityOf(server);
   expect(report.objects.filter((key) => key.startsWith(`${user.userId}/`))).toEqual([]);
   expect(problemsOf(report)).toEqual(NO_PROBLEMS);
 }
@@ -59,10 +55,10 @@ async function jpegOfSize(size: number, seed: number): Promise<Buffer> {
 
 describe('upload limits and broken clients', () => {
   let server: TestServer;
-  let api: ReturnType<typeof apiClient>;
+  let api: TestServer['client'];
   beforeAll(async () => {
     server = await startTestServer({ PIXA_MAX_UPLOAD_MB: String(LIMIT_MB) });
-    api = apiClient(server.url);
+    api = server.client;
   });
   afterAll(() => server?.close());
 
@@ -124,7 +120,7 @@ describe('slow clients', () => {
   afterAll(() => server?.close());
 
   test('slow › a few bytes a second › connection closed at the request timeout, nothing left', async () => {
-    const user = await signedUpUser(apiClient(server.url), 'slow');
+    const user = await signedUpUser(server.client, 'slow');
     const boundary = newBoundary();
     const body = multipartBody(boundary, [filePart('slow.jpg', await jpegOfSize(200_000, 1305), 'image/jpeg')]);
     const socket = net.connect(addressOf(server.url));

@@ -14,7 +14,8 @@ import type { ObjectStore } from '../../src/storage/object-store.js';
 import { apiClient } from './api.js';
 import { DIALECTS } from './databases.js';
 import { STORE_DRIVERS } from './object-stores.js';
-import { startPod, type StartedPod } from './pod.js';
+import { startChildServer } from '../faults/support/child-server.js';
+import { startPod, type PodProcess, type StartedPod } from './pod.js';
 
 /**
  * How the suites run Pixa, from `PIXA_TEST_MODE` (the vitest projects set it): `embedded`, one
@@ -62,6 +63,8 @@ export interface TestServer {
   pixa: Pixa;
   /** The pod's processes (pod mode only). */
   pod?: StartedPod;
+  /** Ids of the processes that serve, for memory figures: none when the server runs in the test's own. */
+  pids: number[];
   close(): Promise<void>;
 }
 
@@ -70,6 +73,8 @@ export interface TestServerOptions {
   dataDir?: string;
   /** The clock every service reads, for expiry and quota-day tests (embedded mode only). */
   now?: () => number;
+  /** Embedded mode as `pixa serve` in a child process rather than in the test's, as a pod always is. */
+  childProcess?: boolean;
 }
 
 /** The variables every test server starts with, before the suite's own. */
@@ -101,7 +106,9 @@ export async function startTestServer(
     const server =
       TEST_MODE === 'pod'
         ? await startPodServer(dataDir, fullEnv, options, cleanups)
-        : await startEmbeddedServer(dataDir, fullEnv, options, cleanups);
+        : options.childProcess
+          ? await startChildProcessServer(dataDir, fullEnv, options, cleanups)
+          : await startEmbeddedServer(dataDir, fullEnv, options, cleanups);
     // Not a spread: a pod's `pixa` is a getter that throws.
     return Object.assign(server, { dataDir, close: cleanUp });
   } catch (error) {
@@ -127,7 +134,7 @@ async function startEmbeddedServer(
   });
   cleanups.push(() => pixa.close());
   const url = await pixa.app.listen({ host: '127.0.0.1', port: 0 });
-  return { mode: 'embedded', url, client: apiClient(url), db: pixa.database.db, store: pixa.store, pixa };
+  return { mode: 'embedded', url, client: apiClient(url), db: pixa.database.db, store: pixa.store, pixa, pids: [] };
 }
 
 async function startPodServer(
@@ -139,25 +146,44 @@ async function startPodServer(
   if (options.now) throw new Error('a manual clock needs the in-process server: mark the case EMBEDDED_ONLY');
   const pod = await startPod({ env, dataDir });
   cleanups.push(() => pod.stop(5000));
-  // The test's own view of what the five processes share, as an operator's tools would open it.
-  const config = loadConfig({ ...pod.env, PIXA_AUTO_MIGRATE: 'false' });
+  const shared = await openShared(pod.env, cleanups);
+  return outOfProcess({ mode: 'pod', url: pod.gatewayUrl, pod, pids: pids(Object.values(pod.processes)), ...shared });
+}
+
+async function startChildProcessServer(
+  dataDir: string,
+  env: Record<string, string>,
+  options: TestServerOptions,
+  cleanups: (() => Promise<unknown>)[],
+): Promise<StartedServer> {
+  if (options.now) throw new Error('a manual clock needs the in-process server');
+  const child = await startChildServer(dataDir, env);
+  cleanups.push(() => child.kill());
+  const shared = await openShared({ PIXA_DATA_DIR: dataDir, ...env }, cleanups);
+  return outOfProcess({ mode: 'embedded', url: child.url, pids: pids([child.process]), ...shared });
+}
+
+/** The test's own view of the database and store the server's processes share, as an operator's tools open them. */
+async function openShared(env: Record<string, string>, cleanups: (() => Promise<unknown>)[]) {
+  const config = loadConfig({ ...env, PIXA_AUTO_MIGRATE: 'false' });
   const database = await openDatabase(config.databaseUrl, { poolSize: 2 });
   cleanups.push(() => database.close());
   const store = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
   cleanups.push(() => store.close());
-  const server: StartedServer = {
-    mode: 'pod',
-    url: pod.gatewayUrl,
-    client: apiClient(pod.gatewayUrl),
-    db: database.db,
-    store,
-    pod,
-    get pixa(): Pixa {
-      throw new Error('this case reaches into the in-process server: mark it EMBEDDED_ONLY');
-    },
-  };
-  return server;
+  return { db: database.db, store };
 }
+
+function outOfProcess(server: Omit<StartedServer, 'pixa' | 'client'>): StartedServer {
+  return Object.defineProperties({ ...server, client: apiClient(server.url) } as StartedServer, {
+    pixa: {
+      get(): Pixa {
+        throw new Error('this case reaches into the in-process server: mark it EMBEDDED_ONLY');
+      },
+    },
+  });
+}
+
+const pids = (processes: PodProcess[]): number[] => processes.map((proc) => proc.child.pid!);
 
 /** A database and a store of the suite's kinds for one server, unless `env` names its own. */
 async function startBackends(
@@ -189,3 +215,20 @@ function chosenDialect(name: string | undefined) {
   }
   return dialect;
 }
+
+/** Keys of the objects under `prefix` in the server's store, whatever the backend, sorted. */
+export async function storedKeys(server: TestServer, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of server.store.list(prefix)) keys.push(object.key);
+  return keys.sort();
+}
+
+/** One object's bytes, read from the server's store (not over HTTP, which would count as transfer). */
+export async function storedBytes(server: TestServer, key: string): Promise<Buffer> {
+  const chunks = (await (await server.store.get(key)).toArray()) as Buffer[];
+  return Buffer.concat(chunks);
+}
+
+/** A suite that starts its own kind of server, not the project's: it runs once, in the default set-up. */
+export const DEFAULT_SETUP_ONLY =
+  TEST_SETUP === 'embedded, sqlite, fs' ? undefined : 'starts a server of its own; runs in the default set-up only';

@@ -1,16 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { openDatabase, type Database } from '../../src/db/database.js';
 import { newCredentials } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
-import { startChildServer, type ChildServer } from '../faults/support/child-server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
+import { startTestServer, TEST_SETUP, type TestServer } from '../helpers/server.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
 import { filePart, multipartBody, newBoundary } from '../faults/support/raw-http.js';
 
 /** How long the mixed traffic runs (PIXA_LOAD_SECONDS, default 20) and over how many connections. */
@@ -52,23 +49,19 @@ async function rssOf(pid: number): Promise<number> {
 
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
-describe('load', () => {
-  let dataDir: string;
-  let server: ChildServer;
+describe(`load (${TEST_SETUP})`, () => {
+  let server: TestServer;
   let dispatcher: Agent;
-  let database: Database;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'pixa-load-'));
-    // A daily transfer quota some accounts will reach: its 429s are the only refusals allowed.
-    server = await startChildServer(dataDir, { PIXA_DAILY_TRANSFER_MB: '0.5', PIXA_LOG_LEVEL: 'error' });
+    // A daily transfer quota some accounts will reach: its 429s are the only refusals allowed. The
+    // server runs in processes of its own (one embedded, five in a pod), whose memory is sampled.
+    server = await startTestServer({ PIXA_DAILY_TRANSFER_MB: '0.5', PIXA_LOG_LEVEL: 'error' }, { childProcess: true });
     dispatcher = new Agent({ connections: CONNECTIONS, pipelining: 1 });
-  }, 60_000);
+  });
   afterAll(async () => {
-    await database?.close();
     await dispatcher?.close();
-    await server?.kill();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await server?.close();
   });
 
   test(
@@ -82,11 +75,13 @@ describe('load', () => {
         const headers: Record<string, string> = {};
         if (options.token) headers.authorization = `Bearer ${options.token}`;
         if (options.type) headers['content-type'] = options.type;
+        requests++;
         const res = await request(`${server.url}${url}`, { method, headers, body: options.body, dispatcher });
         const body = Buffer.from(await res.body.arrayBuffer());
         return { status: res.statusCode, body };
       };
 
+      let requests = 0;
       const accounts: Account[] = [];
       for (let i = 0; i < ACCOUNTS; i++) {
         const { username, password } = newCredentials(`load${i}`);
@@ -148,13 +143,12 @@ describe('load', () => {
         },
       };
 
-      const pid = server.process.child.pid!;
       const samples: { at: number; rss: number }[] = [];
       const started = Date.now();
       const deadline = started + SECONDS * 1000;
       const sampler = setInterval(() => {
-        rssOf(pid)
-          .then((rss) => samples.push({ at: Date.now() - started, rss }))
+        Promise.all(server.pids.map(rssOf))
+          .then((each) => samples.push({ at: Date.now() - started, rss: each.reduce((a, b) => a + b, 0) }))
           .catch(() => undefined);
       }, 500);
       let done = 0;
@@ -183,8 +177,8 @@ describe('load', () => {
       const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
       console.info(
         [
-          `load: ${done} operations in ${elapsed.toFixed(1)} s (${(done / elapsed).toFixed(0)}/s) by ${CONNECTIONS} connections`,
-          `  uploads accepted: ${uploaded.length}`,
+          `load (${TEST_SETUP}): ${done} operations (${requests} requests) in ${elapsed.toFixed(1)} s (${(done / elapsed).toFixed(0)}/s) by ${CONNECTIONS} connections`,
+          `  uploads accepted: ${uploaded.length}; problems (5xx, unexpected statuses, errors): ${problems.length}`,
           `  statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
           `  server RSS MB: start ${mb(samples[0]?.rss ?? 0)}, after warm-up ${mb(mean(warm.map((s) => s.rss)))}, ` +
             `last quarter ${mb(mean(late.map((s) => s.rss)))}, peak ${mb(Math.max(...samples.map((s) => s.rss)))}`,
@@ -196,17 +190,19 @@ describe('load', () => {
       // Flat after warm-up, loosely: no steady climb that would end in an out-of-memory kill.
       expect(mean(late.map((s) => s.rss))).toBeLessThan(mean(warm.map((s) => s.rss)) * 1.5 + 64 * 1024 * 1024);
 
+      let verifiedBytes = 0;
       // Every accepted upload comes back byte for byte (transfer quotas lifted first, as an admin would).
-      database = await openDatabase(`sqlite://${path.join(dataDir, 'pixa.db')}`);
-      await database.db.updateTable('users').set({ daily_transfer_bytes: 0 }).execute();
+      await server.db.updateTable('users').set({ daily_transfer_bytes: 0 }).execute();
       for (const image of uploaded) {
         const res = await call('GET', `/api/v1/images/${image.id}/original`, { token: image.account.token });
         expect([image.id, res.status]).toEqual([image.id, 200]);
         expect(sha256(res.body)).toBe(image.sha);
+        verifiedBytes += res.body.length;
       }
-      const rows = await database.db.selectFrom('images').select('id').execute();
+      console.info(`load (${TEST_SETUP}): ${uploaded.length} originals, ${verifiedBytes} bytes, verified by SHA-256`);
+      const rows = await server.db.selectFrom('images').select('id').execute();
       expect(rows.map((r) => r.id).sort()).toEqual(uploaded.map((u) => u.id).sort());
-      expect(problemsOf(await checkIntegrity(database.db, dataDir))).toEqual(NO_PROBLEMS);
+      expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
     },
     (SECONDS + 90) * 1000,
   );

@@ -1,19 +1,16 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser, type ImageBody } from '../helpers/api.js';
+import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
+import { startTestServer, storedBytes, type TestServer } from '../helpers/server.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
 
 let server: TestServer;
-let api: ReturnType<typeof apiClient>;
+let api: TestServer['client'];
 
 beforeAll(async () => {
   server = await startTestServer();
-  api = apiClient(server.url);
+  api = server.client;
 });
 afterAll(() => server?.close());
 
@@ -29,7 +26,7 @@ async function keyOfRow(imageId: string): Promise<string> {
 /** Everything of an account another account must not be able to see or change. */
 async function snapshot(token: string, image: ImageBody) {
   // Read from the store, not over HTTP: a download would itself change the transfer counted.
-  const original = await readFile(path.join(server.dataDir, 'objects', await keyOfRow(image.id)));
+  const original = await storedBytes(server, await keyOfRow(image.id));
   const usage = await api.usage(token);
   const list = await api.list(token);
   return {
@@ -80,7 +77,7 @@ describe('one account against another', () => {
     expect(before.originalSha).toBe(sha256(photo));
     const aAfter = (await api.usage(a.token)).body;
     expect(aAfter.transfer.usedBytes).toBe(aBefore.transfer.usedBytes);
-    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
   });
 
   test('access › B’s signed URL after B deleted the image › 404, and an expiry in the past › 403', async () => {

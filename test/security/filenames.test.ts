@@ -3,18 +3,18 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser, type ImageBody } from '../helpers/api.js';
+import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, storedKeys, type TestServer } from '../helpers/server.js';
 import { filesUnder } from '../faults/support/integrity.js';
 import { filePart, multipartBody, newBoundary, rawRequest, uploadRequest } from '../faults/support/raw-http.js';
 
 let server: TestServer;
-let api: ReturnType<typeof apiClient>;
+let api: TestServer['client'];
 
 beforeAll(async () => {
   server = await startTestServer();
-  api = apiClient(server.url);
+  api = server.client;
 });
 afterAll(() => server?.close());
 
@@ -56,8 +56,8 @@ async function expectStoredSafely(user: { token: string; userId: string }, image
   expect(download.headers.get('content-disposition')).toMatch(
     /^attachment; filename="[\x20-\x7e]*"; filename\*=UTF-8''[\x21-\x7e]+$/,
   );
-  const keys = await filesUnder(path.join(server.dataDir, 'objects', user.userId));
-  expect(keys.sort()).toEqual(['original', 'preview.webp', 'thumb.webp'].map((v) => `${image.id}/${v}`));
+  const keys = await storedKeys(server, `${user.userId}/`);
+  expect(keys).toEqual(['original', 'preview.webp', 'thumb.webp'].map((v) => `${user.userId}/${image.id}/${v}`));
 }
 
 async function uploadNamed(token: string, name: string, seed: number) {
@@ -96,7 +96,7 @@ describe('filenames', () => {
       top.filter((entry) => !/^(objects|tmp|pixa\.db(-wal|-shm)?|secret\.key|internal\.token)$/.test(entry)),
     ).toEqual([]);
 
-    const keys = await filesUnder(path.join(server.dataDir, 'objects'));
+    const keys = await storedKeys(server);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.filter((key) => !OBJECT_KEY.test(key))).toEqual([]);
     expect(await filesUnder(path.join(server.dataDir, 'tmp'))).toEqual([]);

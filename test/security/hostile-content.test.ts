@@ -3,17 +3,17 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser, type ImageBody } from '../helpers/api.js';
+import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
 
 let server: TestServer;
-let api: ReturnType<typeof apiClient>;
+let api: TestServer['client'];
 
 beforeAll(async () => {
   server = await startTestServer();
-  api = apiClient(server.url);
+  api = server.client;
 });
 afterAll(() => server?.close());
 
@@ -70,14 +70,10 @@ async function expectRefused(name: string, data: Buffer, type: string, statuses:
 
   expect(statuses).toContain(res.status);
   expect(res.body.error.message).toContain(`"${name}"`);
-  const rows = await server.db
-    .selectFrom('images')
-    .selectAll()
-    .where('owner_id', '=', user.userId)
-    .execute();
+  const rows = await server.db.selectFrom('images').selectAll().where('owner_id', '=', user.userId).execute();
   expect(rows).toEqual([]);
   expect((await api.usage(user.token)).body.storage.usedBytes).toBe(0);
-  expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+  expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
 }
 
 /** A polyglot that is a valid image: only ever served as that image, and its derivatives are new pixels. */
@@ -184,7 +180,7 @@ describe('decompression bomb', () => {
     // Decoding it would take 400 MB (1.2 GB as RGB); refusing it from the header takes next to nothing.
     expect(growth).toBeLessThan(300 * 1024 * 1024);
     expect((await api.usage(user.token)).body.storage.usedBytes).toBe(0);
-    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
   });
 });
 

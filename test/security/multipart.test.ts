@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { apiClient, signedUpUser } from '../helpers/api.js';
+import { signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { checkIntegrity, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
+import { integrityOf, NO_PROBLEMS, problemsOf } from '../faults/support/integrity.js';
 import {
   addressOf,
   filePart,
@@ -16,13 +16,13 @@ import {
 } from '../faults/support/raw-http.js';
 
 let server: TestServer;
-let api: ReturnType<typeof apiClient>;
+let api: TestServer['client'];
 let token: string;
 let photo: Buffer;
 
 beforeAll(async () => {
   server = await startTestServer({ PIXA_MAX_FILES_PER_UPLOAD: '5' });
-  api = apiClient(server.url);
+  api = server.client;
   ({ token } = await signedUpUser(api, 'multipart'));
   photo = await makePhoto({ width: 64, height: 48, seed: 1201 });
 });
@@ -278,7 +278,7 @@ describe('multipart fuzz', () => {
     expect(results).toHaveLength(ITERATIONS);
     expect(results.filter((r) => r.status === 0)).toEqual([]);
     await expectAlive();
-    expect(problemsOf(await checkIntegrity(server.db, server.dataDir))).toEqual(NO_PROBLEMS);
+    expect(problemsOf(await integrityOf(server))).toEqual(NO_PROBLEMS);
   });
 
   test(`fuzz › ${ITERATIONS} random and mutated upload bodies › never 5xx`, () => {

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { TestServer } from '../../helpers/server.js';
+import { storedKeys, type TestServer } from '../../helpers/server.js';
 
 /** Every file under `dir`, as paths relative to it; none when it does not exist. */
 export async function filesUnder(dir: string): Promise<string[]> {
@@ -18,11 +18,7 @@ export async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /** Keys of the objects a user has in the server's store (writes in progress excluded), sorted. */
-export async function objectKeysOf(server: TestServer, userId: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const object of server.store.list(`${userId}/`)) keys.push(object.key);
-  return keys.sort();
-}
+export const objectKeysOf = (server: TestServer, userId: string): Promise<string[]> => storedKeys(server, `${userId}/`);
 
 /** Upload temp files and half-written objects: after any request, there must be none. */
 export async function leftoverTempFiles(server: TestServer): Promise<string[]> {

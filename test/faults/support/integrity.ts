@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../../../src/db/tables.js';
+import type { ObjectStore } from '../../../src/storage/object-store.js';
+import type { TestServer } from '../../helpers/server.js';
 
 /** Every file under `dir`, as `/`-separated paths relative to it; none when it does not exist. */
 export async function filesUnder(dir: string): Promise<string[]> {
@@ -44,22 +46,27 @@ const VARIANTS = [
 ] as const;
 
 /**
- * Compares the database with the fs object store under `dataDir` (objects/, tmp/, objects/.tmp): the
- * invariants the design promises after any failure. An empty report (see `problemsOf`) means nothing
- * was lost and nothing is counted twice.
+ * Compares the database with the object store: the invariants the design promises after any failure.
+ * Without `store`, the fs store under `dataDir` (objects/, objects/.tmp) is read directly; with it,
+ * whatever backend it is, listed through the store. Upload staging files are always under
+ * `dataDir/tmp`. An empty report (see `problemsOf`) means nothing was lost and nothing is counted twice.
  */
-export async function checkIntegrity(db: Kysely<DB>, dataDir: string): Promise<IntegrityReport> {
+export async function checkIntegrity(db: Kysely<DB>, dataDir: string, store?: ObjectStore): Promise<IntegrityReport> {
   const objectsDir = path.join(dataDir, 'objects');
   const all = await filesUnder(objectsDir);
-  const objects = all.filter((key) => !key.startsWith('.tmp/'));
   const temp = [
     ...all.filter((key) => key.startsWith('.tmp/')).map((key) => `objects/${key}`),
     ...(await filesUnder(path.join(dataDir, 'tmp'))).map((file) => `tmp/${file}`),
   ];
   const sizes = new Map<string, number>();
-  for (const key of objects) {
-    sizes.set(key, (await stat(path.join(objectsDir, key))).size);
+  if (store) {
+    for await (const object of store.list('')) sizes.set(object.key, object.size);
+  } else {
+    for (const key of all.filter((name) => !name.startsWith('.tmp/'))) {
+      sizes.set(key, (await stat(path.join(objectsDir, key))).size);
+    }
   }
+  const objects = [...sizes.keys()].sort();
 
   const images = await db.selectFrom('images').selectAll().execute();
   const expected = new Set<string>();
@@ -119,6 +126,11 @@ export async function checkIntegrity(db: Kysely<DB>, dataDir: string): Promise<I
     transferMismatches,
     temp,
   };
+}
+
+/** checkIntegrity of a test server, in either mode, on whatever database and store it runs on. */
+export function integrityOf(server: TestServer): Promise<IntegrityReport> {
+  return checkIntegrity(server.db, server.dataDir, server.store);
 }
 
 /** The parts of a report that must be empty, for one `toEqual` with a readable diff. */
