@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
+import { createLoginThrottle } from '../../src/modules/auth/login-throttle.js';
 import { hashPassword } from '../../src/modules/auth/password.js';
 import { newId } from '../../src/lib/ids.js';
 import { newCredentials } from '../helpers/api.js';
-import { announceSkip, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { announceSkip, DIALECTS, openMigratedDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -141,6 +142,33 @@ for (const dialect of DIALECTS) {
       await expect(server.pixa.auth.login(sprayed[0]!, 'a sprayed guess', '2001:db8:7:2::1')).rejects.toMatchObject({
         statusCode: 401,
       });
+    });
+  });
+
+  describe.skipIf(dialect.skipReason !== undefined)(`throttle under a burst › ${dialect.name}`, () => {
+    test('400 attempts at once over 7 accounts and 5 addresses › each is let through or refused with 429, none fails', async () => {
+      // A small pool that gives up soon, as a busy server's would.
+      const database = await openMigratedDatabase(dialect, { poolSize: 5, connectTimeoutMs: 1000 });
+      try {
+        const throttle = createLoginThrottle(database.db);
+        // Attempts on one account wait for each other's row lock; were they all to wait holding a
+        // pooled connection, the pool would run dry and attempts fail with 503 instead.
+        const results = await Promise.allSettled(
+          Array.from({ length: 400 }, async (_, i) => {
+            const attempt = { account: `burst${i % 7}`, address: `192.0.2.${Math.floor(i / 7) % 5}` };
+            const reservation = await throttle.begin(attempt, Date.now());
+            if (i % 4 === 0) await throttle.succeed(reservation);
+          }),
+        );
+
+        const failed = results.filter(
+          (r) => r.status === 'rejected' && (r.reason as { statusCode?: number }).statusCode !== 429,
+        );
+        expect(failed.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+        expect(results.some((r) => r.status === 'rejected')).toBe(true);
+      } finally {
+        await database.close();
+      }
     });
   });
 }
