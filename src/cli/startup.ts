@@ -129,7 +129,7 @@ function listenTarget(config: Config, port: number, host?: string): StartupTarge
   return {
     kind: 'listen',
     setting: gateway ? 'PIXA_PORT' : SERVICES[service].envPort,
-    hostSetting: gateway ? 'PIXA_HOST' : 'PIXA_INTERNAL_HOST',
+    hostSetting: (host === undefined ? gateway : host === config.host) ? 'PIXA_HOST' : 'PIXA_INTERNAL_HOST',
     host: host ?? (gateway ? config.host : config.internalHost),
     port,
   };

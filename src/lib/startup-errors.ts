@@ -54,7 +54,10 @@ export function explainStartupError(error: unknown, target: StartupTarget): Star
 /** Which dependency an error that was not caught at a known step most likely came from. */
 export function guessTarget(error: unknown, databaseUrl: string, storageUrl: string): StartupTarget | undefined {
   const facts = factsOf(error);
-  if (facts.codes.some((code) => /^(ER_|SQLITE_|HANDSHAKE_|PROTOCOL_)/.test(code) || /^[0-9A-Z]{5}$/.test(code))) {
+  // SQLSTATEs (PostgreSQL) have five characters with a digit, unlike Node's EPIPE or EPERM.
+  if (
+    facts.codes.some((code) => /^(ER_|SQLITE_|HANDSHAKE_|PROTOCOL_)/.test(code) || /^(?=.*\d)[0-9A-Z]{5}$/.test(code))
+  ) {
     return { kind: 'database', url: databaseUrl };
   }
   if (facts.hasSeverity) return { kind: 'database', url: databaseUrl };

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 
 import { retrying } from '../../src/cli/startup.js';
 import { redactText, redactUrl } from '../../src/lib/redact.js';
-import { explainStartupError, StartupError } from '../../src/lib/startup-errors.js';
+import { explainStartupError, guessTarget, StartupError } from '../../src/lib/startup-errors.js';
 
 /** An error shaped as the drivers throw them: a message plus their own fields. */
 const driverError = (message: string, fields: Record<string, unknown>) => Object.assign(new Error(message), fields);
@@ -86,6 +86,19 @@ describe('start-up explanations for errors the local servers cannot produce', ()
       port: 80,
     } as const;
     expect(explainStartupError(error, target).fix).toMatch(/CAP_NET_BIND_SERVICE/);
+  });
+});
+
+describe('an error from an unknown step', () => {
+  test('is put down to the database or the store by its shape, and to neither when it has none', () => {
+    const urls = ['postgres://db/pixa', 's3://photos'] as const;
+    const sqlstate = driverError('relation "users" does not exist', { code: '42P01', severity: 'ERROR' });
+    const s3 = driverError('', { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+    expect(guessTarget(sqlstate, ...urls)?.kind).toBe('database');
+    expect(guessTarget(driverError('x', { code: 'ER_NO_SUCH_TABLE' }), ...urls)?.kind).toBe('database');
+    expect(guessTarget(s3, ...urls)?.kind).toBe('store');
+    expect(guessTarget(driverError('write EPIPE', { code: 'EPIPE' }), ...urls)).toBeUndefined();
+    expect(guessTarget(new TypeError('a bug'), ...urls)).toBeUndefined();
   });
 });
 
