@@ -33,8 +33,9 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   const { auth, images, mediaUrls, config } = deps;
   const authenticated = requireUser(auth);
   // Plain GETs of media by signed URL or token are answered before routing; the routes below answer
-  // everything else (HEAD, ranges, errors), and whatever the lane declines.
-  addFastLane(fastify.server, mediaLane(deps, { carryRequestId: config.mode === 'pod' }));
+  // everything else (HEAD, ranges, errors), and whatever the lane declines. Embedded mode only: in a
+  // pod the gateway streams from the storage service, and through the lane that measured 3× slower.
+  if (config.mode !== 'pod') addFastLane(fastify.server, mediaLane(deps));
 
   app.post(
     '/api/v1/images',

@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 
 import type { FastLane, LaneAnswer } from '../../http/fast-lane.js';
 import { contentDisposition } from '../../http/media-headers.js';
-import { newRequestContext, runInRequestContext } from '../../lib/request-context.js';
 import type { Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -39,7 +38,7 @@ export const mediaCachingHeaders = (etag: string): Record<string, string> => ({
  * it skips is what a successful media answer never needed: routing, schema validation, hooks and
  * the per-request promise chain of Fastify. Media routes write no access log lines either way.
  */
-export function mediaLane(deps: GatewayDeps, options: { carryRequestId: boolean }): FastLane {
+export function mediaLane(deps: GatewayDeps): FastLane {
   const { auth, images, mediaUrls } = deps;
 
   async function serve(
@@ -93,9 +92,7 @@ export function mediaLane(deps: GatewayDeps, options: { carryRequestId: boolean 
     if (!query) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    const work = () => serve(req, res, match[1]!, match[2] as Variant, query, requestId).catch(() => false as const);
-    // In pod mode the calls to the other services carry the request id, as the routes' do.
-    return options.carryRequestId ? runInRequestContext(newRequestContext(requestId), work) : work();
+    return serve(req, res, match[1]!, match[2] as Variant, query, requestId).catch(() => false as const);
   };
 }
 
