@@ -16,7 +16,8 @@ import {
 import { register, upload } from '../lib/client.js';
 import { baseEnv, freePort, startProcess } from '../lib/pixa-process.js';
 import { ROOT } from '../lib/paths.js';
-import { median, ms, row, sum } from '../lib/stats.js';
+import { median, ms, num, row, sum } from '../lib/stats.js';
+import { corePlan, findWrk, runWrk } from '../lib/wrk.js';
 import { latency, measureListing } from './listing.js';
 
 const LISTED = 10_000;
@@ -63,7 +64,10 @@ export async function backends(ctx) {
       const databaseUrl = backend.env.PIXA_DATABASE_URL ?? `sqlite://${path.join(gateway.dataDir, 'pixa.db')}`;
       const ingest = await ingestPasses(ctx, gateway.url, ctx.quick ? 1 : 3);
       const [listed] = await measureListing(ctx, gateway, databaseUrl, [LISTED], { gallery: false });
-      const result = { ingest, page: listed.page, deep: listed.deep, deepPage: listed.deepPage };
+      // Thumbnails through the gateway: embedded against pod mode (two hops), the others skip it.
+      const thumbs =
+        (config.pod || config === configs[0]) && findWrk() ? await thumbnailRate(ctx, gateway.url) : undefined;
+      const result = { ingest, page: listed.page, deep: listed.deep, deepPage: listed.deepPage, thumbs };
       reference ??= result;
       const isReference = result === reference;
       ctx.rows.push(
@@ -93,6 +97,18 @@ export async function backends(ctx) {
           ),
         );
       }
+      if (thumbs && reference.thumbs) {
+        ctx.rows.push(
+          row(
+            'backends',
+            `${config.name}: signed thumbnails, wrk -c32`,
+            `${num(thumbs.rps)} req/s · p99 ${num(thumbs.p99)} ms`,
+            isReference ? '' : `embedded: ${num(reference.thumbs.rps)} req/s`,
+            isReference ? undefined : reference.thumbs.rps / thumbs.rps,
+            isReference ? '' : 'time per request, ≤ 1.2× (pod)',
+          ),
+        );
+      }
       (ctx.results.backends ??= {})[config.name] = result;
     } catch (error) {
       const reason = String(error.message ?? error)
@@ -107,6 +123,17 @@ export async function backends(ctx) {
       await backend?.drop?.();
     }
   }
+}
+
+/** Signed thumbnail requests/s with 32 connections, wrk on its own core (servers unpinned: a pod is five processes). */
+async function thumbnailRate(ctx, url) {
+  const account = await register(url);
+  const [image] = await upload(url, account.token, [{ name: ctx.photos[0].name, data: ctx.photos[0].data }]);
+  const target = { url: `${url}${image.urls.thumbnail}`, connections: 32, core: corePlan().client };
+  await runWrk({ ...target, duration: 1 });
+  const result = await runWrk({ ...target, duration: ctx.quick ? 3 : 5 });
+  if (result.badStatus > 0) throw new Error(`thumbnails answered ${result.badStatus} errors`);
+  return result;
 }
 
 async function databaseSetup(dialect, serverUrl) {
