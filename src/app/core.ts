@@ -102,6 +102,8 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         uploadsPerAccount: config.uploadsPerAccount,
         requestTimeoutMs: config.requestTimeoutMs,
         thumbnailEvents,
+        onUsageError: (error, event) =>
+          logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
         now: options.now,
       }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),

@@ -118,7 +118,7 @@ describe('storage quota', () => {
     await expectConsistent(userId);
   });
 
-  it('storage quota › an upload that does not fit › returns 429 naming the quota and numbers, and stores nothing', async () => {
+  it('storage quota › an upload that does not fit › returns 429 naming the quota and numbers, stores nothing, counts its bytes', async () => {
     const { token, userId } = await signedUpUser(server.client);
     await setUserQuotas(server, userId, { daily_transfer_bytes: 0 });
     const big = await makePhoto({ noise: true, width: 1000, height: 700 });
@@ -126,16 +126,28 @@ describe('storage quota', () => {
     expect((await server.client.upload(token, [{ name: 'first.jpg', data: big }])).status).toBe(201);
     const before = await storedState(server, userId);
 
-    const res = await server.client.upload(token, [
-      { name: 'second.jpg', data: await makePhoto({ noise: true, width: 1000, height: 700, seed: 77 }) },
-    ]);
+    const second = await makePhoto({ noise: true, width: 1000, height: 700, seed: 77 });
+    const res = await server.client.upload(token, [{ name: 'second.jpg', data: second }]);
 
     expect(res.status).toBe(429);
     expect(res.body.error.code).toBe('storage_quota_exceeded');
     expect(res.body.error.message).toMatch(/storage quota/i);
     expect(res.body.error.message).toContain('1.0 MB');
     expect(res.body.error.message).toMatch(/\d+\.\d MB.*\d+\.\d MB/);
-    expect(await storedState(server, userId)).toEqual(before);
+    // Nothing stored, but the bytes were received: they count as the day's transfer, logged with the 429.
+    const after = await storedState(server, userId);
+    expect(after).toMatchObject({
+      rows: before.rows,
+      objects: before.objects,
+      temp: [],
+      storageUsed: before.storageUsed,
+    });
+    expect(after.transfer).toEqual({ bytesIn: before.transfer.bytesIn + second.length, bytesOut: 0 });
+    expect(after.events).toEqual([
+      ...before.events,
+      expect.objectContaining({ operation: 'upload', image_id: null, bytes: second.length, status: 429 }),
+    ]);
+    await expectConsistent(userId);
   });
 
   it('storage quota › exactly full › the next upload is refused until a delete frees room at once', async () => {
@@ -211,10 +223,19 @@ describe('storage quota', () => {
         .sort(),
     );
     const uploads = (await storageEvents(server, racer.userId)).filter((e) => e.operation === 'upload');
-    expect(uploads.map((e) => e.object_key).sort()).toEqual(objects);
+    expect(
+      uploads
+        .filter((e) => e.status < 300)
+        .map((e) => e.object_key)
+        .sort(),
+    ).toEqual(objects);
+    // Each refused upload was received whole before it was refused: its bytes count, with its 429.
+    const refusals = uploads.filter((e) => e.status >= 300);
+    expect(refusals.every((e) => e.status === 429 && e.image_id === null)).toBe(true);
+    expect(refusals.map((e) => e.bytes).sort()).toEqual(rejected.map((f) => f.data.length).sort());
     await expectConsistent(racer.userId);
     expect((await transferCounters(server, racer.userId)).bytesIn).toBe(
-      accepted.reduce((sum, f) => sum + f.data.length, 0),
+      files.reduce((sum, f) => sum + f.data.length, 0),
     );
   });
 });
@@ -251,19 +272,65 @@ describe('daily transfer quota', () => {
     },
   );
 
-  it('daily transfer › an upload past the quota › returns 429 and stores nothing', async () => {
+  it('daily transfer › an upload past the quota › returns 429, stores nothing, counts what it read', async () => {
     const { token, userId } = await signedUpUser(server.client);
     const first = await photo();
     await server.client.upload(token, [{ name: 'a.jpg', data: first }]);
     await setUserQuotas(server, userId, { daily_transfer_bytes: first.length + 100 });
     const before = await storedState(server, userId);
+    const second = await photo();
 
-    const res = await server.client.upload(token, [{ name: 'b.jpg', data: await photo() }]);
+    const res = await server.client.upload(token, [{ name: 'b.jpg', data: second }]);
 
     expect(res.status).toBe(429);
     expect(res.body.error.code).toBe('transfer_quota_exceeded');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await storedState(server, userId)).toEqual(before);
+    // Reading stopped at the chunk that crossed the quota; that chunk was received, so the day is used up.
+    const after = await storedState(server, userId);
+    expect(after).toMatchObject({
+      rows: before.rows,
+      objects: before.objects,
+      temp: [],
+      storageUsed: before.storageUsed,
+    });
+    const received = after.transfer.bytesIn - before.transfer.bytesIn;
+    expect(received).toBeGreaterThan(100);
+    expect(received).toBeLessThanOrEqual(second.length);
+    expect(after.events).toEqual([
+      ...before.events,
+      expect.objectContaining({ operation: 'upload', image_id: null, bytes: received, status: 429 }),
+    ]);
+    await expectConsistent(userId);
+    const again = await server.client.upload(token, [{ name: 'b.jpg', data: second }]);
+    expect(again.status).toBe(429);
+    expect(await storedState(server, userId)).toEqual(after);
+  });
+
+  it('daily transfer › refused non-images › count until the quota is used, then uploads are refused up front', async () => {
+    const { token, userId } = await signedUpUser(server.client);
+    await setUserQuotas(server, userId, { daily_transfer_bytes: 1 * MB });
+    const junk = Buffer.alloc(300 * 1024, 'not an image ');
+    const statuses: number[] = [];
+    // 300 KB each: three refused 415s, then the fourth is cut off when the quota is reached.
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await server.client.upload(token, [{ name: `junk-${i}.jpg`, data: junk }])).status);
+    }
+    expect(statuses).toEqual([415, 415, 415, 429]);
+    const used = await storedState(server, userId);
+    expect(used.transfer.bytesIn).toBeGreaterThanOrEqual(1 * MB);
+    expect(used.transfer.bytesIn).toBeLessThanOrEqual(4 * junk.length);
+    expect(used.events.map((e) => e.status)).toEqual([415, 415, 415, 429]);
+    expect(used.events.slice(0, 3).map((e) => e.bytes)).toEqual([junk.length, junk.length, junk.length]);
+    expect((await server.client.usage(token)).body.transfer.inBytes).toBe(used.transfer.bytesIn);
+
+    const next = await server.client.upload(token, [{ name: 'junk.jpg', data: junk }]);
+
+    expect(next.status).toBe(429);
+    expect(next.body.error.code).toBe('transfer_quota_exceeded');
+    // Refused before a byte of it was read: nothing more counts.
+    expect(next.body.error.message).toContain('this upload needs 1 KB');
+    expect(await storedState(server, userId)).toEqual(used);
+    await expectConsistent(userId);
   });
 
   it.skipIf(EMBEDDED_ONLY)('daily transfer › the next UTC day › the quota is fresh again', async () => {

@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto, pngClaiming, sha256, SVG_IMAGE } from '../helpers/photos.js';
 import { startApiServer, type ApiServer } from './support/server.js';
-import { imageRows, leftoverTempFiles, objectKeysOf, storageEvents, storedState, userRow } from './support/state.js';
+import {
+  imageRows,
+  leftoverTempFiles,
+  objectKeysOf,
+  storageEvents,
+  storedState,
+  transferFromLog,
+  userRow,
+} from './support/state.js';
 
 let server: ApiServer;
 
@@ -16,6 +24,27 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 const media = async (url: string) => (await server.client.fetchMedia(url)).body;
+
+/**
+ * A refused upload: nothing stored (no row, object, staging file, storage), and exactly the `received`
+ * bytes counted as the day's transfer in, logged as one upload event with the refusal's `status`, and
+ * shown by the usage endpoint.
+ */
+async function expectChargedNotStored(
+  on: ApiServer,
+  user: { userId: string; token: string },
+  received: number,
+  status: number,
+) {
+  const state = await storedState(on, user.userId);
+  expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0 });
+  expect(state.transfer).toEqual({ bytesIn: received, bytesOut: 0 });
+  expect(state.transfer).toEqual(await transferFromLog(on, user.userId));
+  const event = { operation: 'upload', image_id: null, bytes: received, status };
+  expect(state.events).toEqual(received === 0 ? [] : [expect.objectContaining(event)]);
+  const usage = (await on.client.usage(user.token)).body;
+  expect(usage.transfer).toMatchObject({ inBytes: received, outBytes: 0, usedBytes: received });
+}
 
 describe('upload › accepted', () => {
   it('upload › one JPEG › returns 201 and stores the row, three objects, the bytes and their events', async () => {
@@ -282,8 +311,9 @@ describe('upload › refused', () => {
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     if (name) expect(res.body.error.message).toContain(`"${name}"`);
-    const state = await storedState(server, user.userId);
-    expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0, transfer: { bytesIn: 0 } });
+    // Nothing is stored, but every byte received counts as the day's transfer, logged with the refusal.
+    const received = files.reduce((sum, file) => sum + file.data.length, 0);
+    await expectChargedNotStored(server, user, received, status);
   }
 
   it('upload › text named .jpg sent as image/jpeg › returns 415 naming the file and stores nothing', async () => {
@@ -386,7 +416,7 @@ describe('upload › refused', () => {
 });
 
 describe('upload › interrupted', () => {
-  it('upload › the client hangs up halfway › no row, no object, no temp file, nothing counted', async () => {
+  it('upload › the client hangs up halfway › no row, no object, no temp file; the bytes received count', async () => {
     const user = await signedUpUser(server.client);
     const photo = await makePhoto({ noise: true, width: 1000, height: 700 });
     const boundary = 'pixa-test-boundary';
@@ -417,8 +447,19 @@ describe('upload › interrupted', () => {
     request.destroy();
 
     await vi.waitFor(async () => expect(await leftoverTempFiles(server)).toEqual([]), { timeout: 10_000 });
-    const state = await storedState(server, user.userId);
-    expect(state).toMatchObject({ rows: [], objects: [], storageUsed: 0, events: [], transfer: { bytesIn: 0 } });
+    // The refusal is answered to nobody, but the bytes read before the hang-up were received.
+    const state = await vi.waitFor(
+      async () => {
+        const current = await storedState(server, user.userId);
+        expect(current.events).toHaveLength(1);
+        return current;
+      },
+      { timeout: 10_000 },
+    );
+    const received = state.transfer.bytesIn;
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThanOrEqual(photo.length / 2);
+    await expectChargedNotStored(server, user, received, 400);
   });
 });
 
@@ -437,6 +478,7 @@ describe('upload › limits', () => {
     const res = await limited.client.upload(user.token, files);
     return {
       res,
+      user,
       state: await storedState(limited, user.userId),
       usage: (await limited.client.usage(user.token)).body,
     };
@@ -446,41 +488,45 @@ describe('upload › limits', () => {
     const big = await makePhoto({ noise: true, width: 1600, height: 1200 });
     expect(big.length).toBeGreaterThan(1024 * 1024);
 
-    const { res, state, usage } = await refusedOn([{ name: 'huge.jpg', data: big }]);
+    const { res, state, usage, user } = await refusedOn([{ name: 'huge.jpg', data: big }]);
 
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('file_too_large');
     expect(res.body.error.message).toContain('"huge.jpg"');
     expect(res.body.error.message).toContain('1.0 MB');
-    expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0, events: [] });
+    // Reading stopped at the limit: at most that much was received, and all of it counts.
+    expect(state.transfer.bytesIn).toBeGreaterThan(0);
+    expect(state.transfer.bytesIn).toBeLessThanOrEqual(1024 * 1024);
+    await expectChargedNotStored(limited, user, state.transfer.bytesIn, 413);
     expect(usage.storage.usedBytes).toBe(0);
-    expect(usage.transfer.usedBytes).toBe(0);
+    expect(usage.transfer).toMatchObject({ inBytes: state.transfer.bytesIn, usedBytes: state.transfer.bytesIn });
   });
 
   it('upload › a small file then one over the limit › returns 413 and stores neither', async () => {
     const small = await makePhoto({ width: 300, height: 200 });
     const big = await makePhoto({ noise: true, width: 1600, height: 1200, seed: 2 });
 
-    const { res, state } = await refusedOn([
+    const { res, state, user } = await refusedOn([
       { name: 'small.jpg', data: small },
       { name: 'huge.jpg', data: big },
     ]);
 
     expect(res.status).toBe(413);
-    expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0, events: [] });
+    expect(state.transfer.bytesIn).toBeGreaterThan(small.length);
+    expect(state.transfer.bytesIn).toBeLessThanOrEqual(small.length + 1024 * 1024);
+    await expectChargedNotStored(limited, user, state.transfer.bytesIn, 413);
   });
 
   it('upload › more pixels than PIXA_MAX_PIXELS › returns 413 image_too_large naming the file and the limit', async () => {
-    const { res, state } = await refusedOn([
-      { name: 'wide.png', data: await makePhoto({ format: 'png', width: 1200, height: 900 }) },
-    ]);
+    const wide = await makePhoto({ format: 'png', width: 1200, height: 900 });
+    const { res, user } = await refusedOn([{ name: 'wide.png', data: wide }]);
 
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('image_too_large');
     expect(res.body.error.message).toContain('"wide.png"');
     expect(res.body.error.message).toContain('1200×900');
     expect(res.body.error.message).toContain('1,000,000 pixels');
-    expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0 });
+    await expectChargedNotStored(limited, user, wide.length, 413);
   });
 
   it('upload › exactly PIXA_MAX_PIXELS and PIXA_MAX_FILES_PER_UPLOAD › is accepted', async () => {
@@ -506,10 +552,12 @@ describe('upload › limits', () => {
       })),
     );
 
-    const { res, state } = await refusedOn(files);
+    const { res, user } = await refusedOn(files);
 
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('too_many_files');
-    expect(state).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0 });
+    // The parser refuses the fourth part before any of its bytes: the first three were received.
+    const received = files.slice(0, 3).reduce((sum, file) => sum + file.data.length, 0);
+    await expectChargedNotStored(limited, user, received, 413);
   });
 });

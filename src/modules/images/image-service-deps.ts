@@ -5,6 +5,7 @@ import type { DB } from '../../db/tables.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { EventBatcher } from '../usage/event-batcher.js';
 import type { QuotaDefaults } from '../usage/quota.js';
+import type { StorageEvent } from '../usage/storage-event.repository.js';
 import type { MediaUrlSigner } from './media-url.js';
 import type { StagingBudget } from './upload-staging.js';
 
@@ -25,5 +26,7 @@ export interface ImageServiceDeps {
   requestTimeoutMs?: number;
   /** Where thumbnail views are logged; without it each is written at once. */
   thumbnailEvents?: EventBatcher;
+  /** Told when the transfer of a refused upload could not be charged (the refusal is answered anyway). */
+  onUsageError?: (error: unknown, event: StorageEvent) => void;
   now?: () => number;
 }

@@ -19,6 +19,7 @@ import { findUserById, reserveStorage, type UserRow } from '../auth/user.reposit
 import { storageQuotaOf, transferQuotaOf } from '../usage/quota.js';
 import { storageExceeded, transferExceeded } from '../usage/quota-errors.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
+import { chargeRefusedUpload } from '../usage/transfer-charge.js';
 import { reserveTransfer, transferOfDay } from '../usage/transfer.repository.js';
 import { cleanFilename } from './filename.js';
 import { imageDtoMapper } from './image-dto.js';
@@ -257,6 +258,28 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     return results;
   }
 
+  /**
+   * Charges `bytes` received by an upload refused with `status`. The refusal's answer never depends on
+   * it: when the database cannot take the charge, the failure is reported and the refusal goes on.
+   */
+  async function chargeRefusal(userId: string, bytes: number, status: number): Promise<void> {
+    // No image has these bytes: the event names the original an image would have had, which was never written.
+    const event = {
+      at: now(),
+      user_id: userId,
+      image_id: null,
+      operation: 'upload' as const,
+      object_key: `${userId}/${newId()}/original`,
+      bytes,
+      status,
+    };
+    try {
+      await chargeRefusedUpload(db, dialect, event);
+    } catch (error) {
+      deps.onUsageError?.(error, event);
+    }
+  }
+
   return {
     async assertCanUpload(userId) {
       const user = await userOrThrow(db, userId);
@@ -281,15 +304,16 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       const batch: Prepared[] = [];
       let received = 0;
       // The daily transfer quota, enforced as the bytes arrive: what this account's uploads in this
-      // process have received so far counts before anything is committed.
+      // process have received so far counts before anything is committed. A chunk is received once
+      // read, so the one that crosses the quota counts too, though the upload stops there.
       const transferQuota = transferQuotaOf(user, quotas);
       let usedToday = 0;
       const onChunk = (bytes: number) => {
-        if (transferQuota > 0 && usedToday + account.received + bytes > transferQuota) {
-          throw transferExceeded(now(), transferQuota, usedToday + account.received, received + bytes, 'this upload');
-        }
         account.received += bytes;
         received += bytes;
+        if (transferQuota > 0 && usedToday + account.received > transferQuota) {
+          throw transferExceeded(now(), transferQuota, usedToday + account.received - bytes, received, 'this upload');
+        }
       };
       try {
         if (transferQuota > 0) {
@@ -316,6 +340,11 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           if (isUniqueViolation(error)) return await commit(user, batch, deadline);
           throw error;
         }
+      } catch (error) {
+        // A refused upload is not free: the bytes it sent before the refusal count as the day's transfer.
+        const status = refusalStatus(error);
+        if (received > 0 && status !== undefined) await chargeRefusal(user.id, received, status);
+        throw error;
       } finally {
         await Promise.allSettled(batch.map((item) => removeTempFile(item.staged.path)));
         account.received -= received;
@@ -327,6 +356,16 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
 
 function describe(batch: Prepared[]): string {
   return batch.length === 1 ? `"${batch[0]!.filename}"` : `these ${batch.length} files`;
+}
+
+/**
+ * The status of a refusal whose received bytes are charged: the client's (4xx), as an image that is
+ * not one, a file over the limit, a quota, a malformed or interrupted body. The server's failures
+ * (5xx: staging full, out of space, a database error, a commit of unknown outcome) charge nothing.
+ */
+function refusalStatus(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
 function rejectionError(filename: string, error: ImageRejectedError): AppError {

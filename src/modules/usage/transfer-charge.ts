@@ -29,3 +29,16 @@ export async function chargeDownload(
     await appendEvents(trx, [event]);
   });
 }
+
+/**
+ * Charges the bytes an upload received before it was refused to its owner's transfer 'in' of the day
+ * and logs them as an upload event with the refusal's status, in one transaction. Unconditional: the
+ * bytes have crossed the network already, so they count even beyond the quota (the account's next
+ * upload is then refused before a byte is read).
+ */
+export async function chargeRefusedUpload(db: Kysely<DB>, dialect: DialectName, event: StorageEvent): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await reserveTransfer(trx, dialect, event.user_id, utcDay(event.at), 'in', event.bytes, 0);
+    await appendEvents(trx, [event]);
+  });
+}

@@ -62,15 +62,18 @@ export async function transferCounters(server: TestServer, userId: string) {
 }
 
 /**
- * Transfer as the storage event log defines it: originals received (new or duplicate) in, originals
- * and previews served out. Derivatives made on upload and thumbnails served are not transfer.
+ * Transfer as the storage event log defines it: originals received in (new, duplicate, or refused
+ * after their bytes arrived, whose event has the refusal's status), originals and previews served
+ * out. Derivatives made on upload and thumbnails served are not transfer.
  */
 export async function transferFromLog(server: TestServer, userId: string) {
-  const events = (await storageEvents(server, userId)).filter((event) => event.status < 300);
+  const events = await storageEvents(server, userId);
   const sum = (list: typeof events) => list.reduce((total, event) => total + event.bytes, 0);
   return {
     bytesIn: sum(events.filter((e) => e.operation === 'upload' && e.object_key.endsWith('/original'))),
-    bytesOut: sum(events.filter((e) => e.operation === 'download' && !e.object_key.endsWith('/thumb.webp'))),
+    bytesOut: sum(
+      events.filter((e) => e.operation === 'download' && e.status < 300 && !e.object_key.endsWith('/thumb.webp')),
+    ),
   };
 }
 

@@ -98,7 +98,7 @@ export async function checkIntegrity(db: Kysely<DB>, dataDir: string, store?: Ob
 
   const transferMismatches: IntegrityReport['transferMismatches'] = [];
   const counters = await db.selectFrom('transfer_daily').selectAll().execute();
-  const events = await db.selectFrom('storage_events').selectAll().where('status', '<', 300).execute();
+  const events = await db.selectFrom('storage_events').selectAll().execute();
   for (const user of users) {
     const counted = { in: 0, out: 0 };
     for (const row of counters.filter((r) => r.user_id === user.id)) {
@@ -107,8 +107,9 @@ export async function checkIntegrity(db: Kysely<DB>, dataDir: string, store?: Ob
     }
     const logged = { in: 0, out: 0 };
     for (const event of events.filter((e) => e.user_id === user.id)) {
+      // Originals received count whatever the answer: a refused upload (4xx) logs the bytes it received.
       if (event.operation === 'upload' && event.object_key.endsWith('/original')) logged.in += Number(event.bytes);
-      if (event.operation === 'download' && !event.object_key.endsWith('/thumb.webp'))
+      if (event.operation === 'download' && Number(event.status) < 300 && !event.object_key.endsWith('/thumb.webp'))
         logged.out += Number(event.bytes);
     }
     if (counted.in !== logged.in || counted.out !== logged.out) {
