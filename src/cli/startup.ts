@@ -55,7 +55,12 @@ export async function checkDependencies(
     });
   }
   if (needs.store) {
-    await retrying({ kind: 'store', url: config.storageUrl }, options, async () => {
+    const target = {
+      kind: 'store',
+      url: config.storageUrl,
+      azureConnectionString: config.azureConnectionString,
+    } as const;
+    await retrying(target, options, async () => {
       const store = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
       try {
         await store.ping();

@@ -10,7 +10,7 @@ import { redactText, redactUrl } from './redact.js';
 /** What start-up was trying to reach when it failed. */
 export type StartupTarget =
   | { kind: 'database'; url: string }
-  | { kind: 'store'; url: string }
+  | { kind: 'store'; url: string; azureConnectionString?: string }
   | { kind: 'listen'; setting: string; hostSetting: string; host: string; port: number };
 
 export interface StartupExplanation {
@@ -45,7 +45,7 @@ export function explainStartupError(error: unknown, target: StartupTarget): Star
     case 'database':
       return explainDatabase(facts, target.url);
     case 'store':
-      return explainStore(facts, target.url);
+      return explainStore(facts, target.url, target.azureConnectionString);
     case 'listen':
       return explainListen(facts, target);
   }
@@ -235,7 +235,21 @@ function unreachable(facts: Facts, what: string, setting: string): [string, stri
   return [`${what} ${refused}`, `Start it, or correct the host and port in ${setting}.`];
 }
 
-function explainStore(facts: Facts, url: string): StartupExplanation {
+/** The blob endpoint a connection string names (its keys are never part of the answer). */
+function azureEndpoint(connectionString: string | undefined): string | undefined {
+  const parts = new Map(
+    (connectionString ?? '')
+      .split(';')
+      .map((part) => part.split('=', 2) as [string, string])
+      .map(([key, value]) => [key.trim().toLowerCase(), value?.trim() ?? ''] as const),
+  );
+  if (parts.get('blobendpoint')) return redactUrl(parts.get('blobendpoint')!);
+  const account = parts.get('accountname');
+  if (!account) return undefined;
+  return `${parts.get('defaultendpointsprotocol') || 'https'}://${account}.blob.${parts.get('endpointsuffix') || 'core.windows.net'}`;
+}
+
+function explainStore(facts: Facts, url: string, azureConnectionString?: string): StartupExplanation {
   const shown = `PIXA_STORAGE_URL=${redactUrl(url)}`;
   const { scheme, host: bucket } = parseUrl(url);
   const fixed = (problem: string, fix: string, transient = false) => ({
@@ -256,7 +270,10 @@ function explainStore(facts: Facts, url: string): StartupExplanation {
   const place = azure ? `Azure container "${bucket}"` : `S3 bucket "${bucket}"`;
   const endpoint = new URLSearchParams(url.split('?')[1] ?? '').get('endpoint');
   if (facts.network) {
-    const what = azure ? 'the Azure Blob endpoint' : `the S3 endpoint${endpoint ? ` ${endpoint}` : ''}`;
+    const blob = azureEndpoint(azureConnectionString);
+    const what = azure
+      ? `the Azure Blob endpoint${blob ? ` ${blob}` : ''}`
+      : `the S3 endpoint${endpoint ? ` ${endpoint}` : ''}`;
     const setting = azure ? 'PIXA_AZURE_CONNECTION_STRING' : 'PIXA_STORAGE_URL';
     return fixed(...unreachable(facts, what, setting), true);
   }

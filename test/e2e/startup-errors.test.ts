@@ -8,7 +8,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { DIALECTS } from '../helpers/databases.js';
-import { STORE_DRIVERS, S3_TEST_BUCKET, s3TestUrl, type StartedStore } from '../helpers/object-stores.js';
+import {
+  azuriteConnectionString,
+  STORE_DRIVERS,
+  S3_TEST_BUCKET,
+  s3TestUrl,
+  type StartedStore,
+} from '../helpers/object-stores.js';
 import { ensureBuilt, freePort, ROOT, runPixa } from '../helpers/pod.js';
 
 const POSTGRES_URL = process.env.PIXA_TEST_POSTGRES_URL;
@@ -141,6 +147,22 @@ describe('start-up failures are explained', () => {
         secret: 'topsecret42',
       },
     );
+  });
+
+  test('an Azure endpoint that refuses the connection › the endpoint is named, the account key is not', async () => {
+    const port = await freePort();
+    const connectionString = azuriteConnectionString(port);
+    const key = /AccountKey=([^;]+)/.exec(connectionString)![1]!;
+    const result = runPixa(['serve'], {
+      ...env,
+      PIXA_STORAGE_URL: 'azure://photos/prod',
+      PIXA_AZURE_CONNECTION_STRING: connectionString,
+    });
+    expectExplained(result, {
+      problem: new RegExp(`Azure Blob endpoint http://127\\.0\\.0\\.1:${port}/devstoreaccount1 refused the connection`),
+      fix: /PIXA_AZURE_CONNECTION_STRING/,
+      secret: key,
+    });
   });
 
   describe('S3', () => {
