@@ -74,6 +74,14 @@ describe('start-up failures are explained', () => {
       }
     });
 
+    test('TLS asked for › explained either way: a server without TLS, or a certificate not trusted', () => {
+      const url = `${POSTGRES_URL!.split('?')[0]}?sslmode=require`;
+      expectExplained(runPixa(['serve'], { ...env, PIXA_DATABASE_URL: url }), {
+        problem: /does not offer TLS|TLS certificate .* not accepted/,
+        fix: /sslmode|certificate/,
+      });
+    });
+
     test('wrong credentials › the user is named, the password is not', () => {
       const url = withDatabase(POSTGRES_URL!, { user: 'pixa_nobody', password: 'not-the-password-4711' });
       expectExplained(runPixa(['serve'], { ...env, PIXA_DATABASE_URL: url }), {
