@@ -1,7 +1,7 @@
-// The load side: a thin client over Pixa's public API, timed request loops and autocannon runs.
+// The load side: a thin client over Pixa's public API and timed request loops. Load for serving
+// comes from wrk (wrk.js), a native client on a core of its own.
 import { randomBytes } from 'node:crypto';
 
-import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 
 // Keep-alive connections, as a browser or the web UI holds them.
@@ -84,23 +84,6 @@ export async function timeLoop(fn, count, warmup = Math.min(20, Math.ceil(count 
     times.push(performance.now() - start);
   }
   return times;
-}
-
-/**
- * An autocannon run. Returns requests/s, latency percentiles (autocannon records whole milliseconds)
- * and the status codes seen, so a run that answered errors is never reported as fast.
- */
-export async function load({ url, headers = {}, connections = 32, duration = 10 }) {
-  const result = await autocannon({ url, headers, connections, duration, pipelining: 1 });
-  const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
-  return {
-    rps: result.requests.average,
-    total: result.requests.total,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    statuses,
-  };
 }
 
 export async function closeClient() {
