@@ -57,6 +57,20 @@ export const PrincipalSchema = Type.Object({
 });
 export type Principal = Static<typeof PrincipalSchema>;
 
+/**
+ * A sign-in as the auth service returns it to the gateway: with a new device token for the client's
+ * device cookie. The gateway sets the cookie and leaves the token out of the public answer.
+ */
+export const DeviceSignInSchema = Type.Object({ ...SignInSchema.properties, device: Type.String() });
+export type DeviceSignIn = Static<typeof DeviceSignInSchema>;
+
+const Credentials = {
+  username: Type.String({ minLength: 1, maxLength: 64 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+};
+/** The client's device cookie, as the gateway read it. */
+const Device = Type.Optional(Type.String({ maxLength: 200 }));
+
 export const internalRoutes = {
   // The storage service.
   storageReady: route({ method: 'GET', url: '/internal/storage/ready', status: 204, response: NoContent }),
@@ -138,13 +152,19 @@ export const internalRoutes = {
     method: 'POST',
     url: '/internal/auth/register',
     body: Type.Object({
-      username: Type.String({ minLength: 1, maxLength: 64 }),
-      password: Type.String({ minLength: 1, maxLength: 1024 }),
+      ...Credentials,
       role: Type.Optional(Role),
       address: Type.Optional(Type.String({ maxLength: 100 })),
     }),
     status: 201,
-    response: SignInSchema,
+    response: DeviceSignInSchema,
+  }),
+  login: route({
+    method: 'POST',
+    url: '/internal/auth/login',
+    body: Type.Object({ ...Credentials, address: Type.String({ maxLength: 100 }), device: Device }),
+    status: 200,
+    response: DeviceSignInSchema,
   }),
   principal: route({ method: 'GET', url: '/internal/auth/principal', status: 200, response: PrincipalSchema }),
   getUser: route({
@@ -176,6 +196,7 @@ export const internalRoutes = {
       currentPassword: Password,
       newPassword: Password,
       address: Type.Optional(Type.String({ maxLength: 100 })),
+      device: Device,
     }),
     status: 200,
     response: SignInSchema,

@@ -27,7 +27,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
     registerDiskMetrics(metrics, watchedDirs(config));
     const images = inProcessStorage(instrumentImages(core.images, metrics), core.store);
     const clients: GatewayClients = {
-      auth: inProcessAuth(core.auth, core.database.db),
+      auth: inProcessAuth(core.auth),
       storage: images,
       usage: inProcessUsage(core.usage),
       readiness: dependencyChecks(core.database, core.store, config),

@@ -35,7 +35,7 @@ export async function createInternalApp(
   const app = await createServiceApp({ service, config, logger, metrics, readiness: checks, internalToken });
   switch (service) {
     case 'auth':
-      await app.register(authServiceRoutes, { auth: inProcessAuth(core.auth, core.database.db) });
+      await app.register(authServiceRoutes, { auth: inProcessAuth(core.auth) });
       break;
     case 'storage':
       await registerUploads(app, config);

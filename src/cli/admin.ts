@@ -140,7 +140,7 @@ async function deleteUser(core: PixaCore, name: string): Promise<number> {
   const user = await users.findUserByKey(core.database.db, usernameKey(name));
   if (!user) return fail(`no account named ${name}`);
   const removed = await core.images.removeAll(user.id);
-  await users.deleteUser(core.database.db, user.id);
+  await core.auth.deleteUser(user.id);
   out(`deleted ${user.username} and ${removed} image${removed === 1 ? '' : 's'}`);
   return 0;
 }

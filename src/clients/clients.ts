@@ -6,10 +6,7 @@ import type { UsageService } from '../modules/usage/usage.service.js';
  * What the gateway asks of the auth service. The same interface in process (embedded mode) and
  * over HTTP (pod mode).
  */
-export interface AuthClient extends AuthService {
-  /** Removes an account that was just created, when creating it elsewhere failed. */
-  deleteUser(userId: string): Promise<void>;
-}
+export type AuthClient = AuthService;
 
 /** What the gateway asks of the storage service. */
 /** What the gateway asks of the storage service; removing a whole account's images is the CLI's, in process. */

@@ -1,17 +1,11 @@
-import type { Kysely } from 'kysely';
-
-import type { DB } from '../db/tables.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
-import { deleteUser } from '../modules/auth/user.repository.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { AuthClient, StorageClient, UsageClient } from './clients.js';
 
 /** The auth service called in process (embedded mode, and inside the auth service itself). */
-export function inProcessAuth(auth: AuthService, db: Kysely<DB>): AuthClient {
-  return { ...auth, deleteUser: (userId) => deleteUser(db, userId) };
-}
+export const inProcessAuth = (auth: AuthService): AuthClient => auth;
 
 /** The storage service called in process. */
 export function inProcessStorage(images: ImageService, store: ObjectStore): StorageClient {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import type { UserDto } from '../../src/modules/auth/auth.service.js';
+import type { User as UserDto } from '../../src/api/auth.js';
 import type { Image as ImageDto } from '../../src/api/images.js';
 import type { StorageUsage, TransferUsage } from '../../src/modules/usage/usage.service.js';
 

@@ -1,5 +1,8 @@
 import type { Kysely } from 'kysely';
 
+import type { SignIn, User } from '../../api/auth.js';
+import type { DeviceSignIn, Principal } from '../../api/internal.js';
+
 import { isUniqueViolation } from '../../db/database.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { DB } from '../../db/tables.js';
@@ -11,33 +14,10 @@ import type { DeviceKeys } from './device-keys.js';
 import type { LoginThrottle, SignInAttempt } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
 import * as sessions from './session.repository.js';
-import type { ActiveSession } from './session.repository.js';
 import type { TokenSigner } from './token.js';
 import * as users from './user.repository.js';
 
-export interface UserDto {
-  id: string;
-  username: string;
-  role: 'user' | 'admin';
-  createdAt: string;
-}
-
-export interface SignIn {
-  token: string;
-  expiresAt: string;
-  user: UserDto;
-}
-
-/**
- * A sign-in as the auth service returns it to the gateway: with a new device token for the
- * client's device cookie. The gateway sets the cookie and leaves the token out of the response body.
- */
-export interface DeviceSignIn extends SignIn {
-  device: string;
-}
-
-/** Who a request acts for: the session it came with and that session's user. */
-export type Principal = ActiveSession;
+export type { DeviceSignIn, Principal, SignIn, User };
 
 export interface AuthService {
   /** `address` is the client's: accounts created from one address are limited per hour (the CLI gives none). */
@@ -61,10 +41,12 @@ export interface AuthService {
     address?: string,
     device?: string,
   ): Promise<SignIn>;
-  getUser(userId: string): Promise<UserDto>;
+  getUser(userId: string): Promise<User>;
+  /** Deletes the account row and its sessions; its images must be gone first (the caller's job). */
+  deleteUser(userId: string): Promise<void>;
 }
 
-export const toUserDto = (row: users.UserRow): UserDto => ({
+export const toUserDto = (row: users.UserRow): User => ({
   id: row.id,
   username: row.username,
   role: row.role,
@@ -211,6 +193,11 @@ export function createAuthService(deps: {
       const user = await users.findUserById(db, userId);
       if (!user) throw unauthorized();
       return toUserDto(user);
+    },
+
+    async deleteUser(userId) {
+      // Sessions go with the account (the foreign key cascades).
+      await users.deleteUser(db, userId);
     },
   };
 }

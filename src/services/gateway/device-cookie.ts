@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-import type { DeviceSignIn, SignIn } from '../../modules/auth/auth.service.js';
+import type { SignIn } from '../../api/auth.js';
+import type { DeviceSignIn } from '../../api/internal.js';
 
 /**
  * The device cookie of OWASP's lock-out defence: a browser that signed in keeps a signed token
