@@ -139,7 +139,7 @@ describe.skipIf(IN_POD || FILES_ONLY)('upload limits of one process', () => {
     expect((await pixa.client.list(alice.token)).body.items).toHaveLength(2);
   });
 
-  it('transfer quota › counted as bytes arrive › 429 before the body is all sent, nothing staged or charged', async () => {
+  it('transfer quota › counted as bytes arrive › 429 before the body is all sent, nothing staged, what arrived charged', async () => {
     const photo = await makePhoto({ width: 2200, height: 1600, noise: true, seed: 2321 });
     expect(photo.length).toBeGreaterThan(1.5 * MB);
     const pixa = await server({ PIXA_DAILY_TRANSFER_MB: '1' });
@@ -153,8 +153,15 @@ describe.skipIf(IN_POD || FILES_ONLY)('upload limits of one process', () => {
     expect(errorOf(response).code).toBe('transfer_quota_exceeded');
     expect(response.head).toMatch(/retry-after: \d+/i);
     expect(await staged(pixa.dataDir)).toEqual([]);
-    expect((await pixa.client.usage(alice.token)).body.transfer.usedBytes).toBe(0);
+    // Reading stopped at the chunk that crossed the quota: that chunk was received, so the day is used up.
+    const used = (await pixa.client.usage(alice.token)).body.transfer;
+    expect(used.inBytes).toBeGreaterThan(MB);
+    expect(used.inBytes).toBeLessThanOrEqual(Math.floor(1.3 * MB));
     expect((await pixa.client.list(alice.token)).body.items).toEqual([]);
+    const next = await pixa.client.upload(alice.token, [{ name: 'next.jpg', data: photo }]);
+    expect(next.status).toBe(429);
+    expect(next.body.error.message).toContain('this upload needs 1 KB');
+    expect((await pixa.client.usage(alice.token)).body.transfer).toEqual(used);
   });
 
   it('a store that refuses writes (507 from S3) › 507 insufficient_storage saying the server is out of space', async () => {
