@@ -1,5 +1,6 @@
 import http from 'node:http';
 
+import { sql } from 'kysely';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -379,6 +380,26 @@ describe('upload › refused', () => {
       'image_too_large',
       'bomb.png',
     );
+  });
+
+  it('upload › refused while its bytes cannot be charged › the same 415, and nothing half-counted', async () => {
+    const [first, second] = await Promise.all([signedUpUser(server.client), signedUpUser(server.client)]);
+    const text = Buffer.from('just some text\n'.repeat(50));
+    const send = (token: string) => server.client.upload(token, [{ name: 'notes.jpg', data: text }]);
+    const normal = await send(first.token);
+    // A real database failure, only where the charge writes: the event log is gone for a moment.
+    await sql`alter table storage_events rename to storage_events_away`.execute(server.db);
+    let refused;
+    try {
+      refused = await send(second.token);
+    } finally {
+      await sql`alter table storage_events_away rename to storage_events`.execute(server.db);
+    }
+
+    expect(normal.status).toBe(415);
+    expect([refused.status, refused.body]).toEqual([415, normal.body]);
+    // The charge is one transaction: its counter rolled back with the event it could not write.
+    await expectChargedNotStored(server, second, 0, 415);
   });
 
   it('upload › no file in the form › returns 400 no_files', async () => {
