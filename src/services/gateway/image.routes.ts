@@ -95,7 +95,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: ImageSchema, ...errors(401, 404) },
       },
     },
-    async (request) => images.get(principalOf(request).userId, request.params.id),
+    async (request) => images.get(principalOf(request).userId, imageIdOrNotFound(request.params.id)),
   );
 
   app.delete(
@@ -110,7 +110,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) => {
-      await images.remove(principalOf(request).userId, request.params.id);
+      await images.remove(principalOf(request).userId, imageIdOrNotFound(request.params.id));
       return reply.status(204).send();
     },
   );
@@ -215,6 +215,12 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     mediaUrls.check(owner, imageId, variant, query.exp, query.sig);
     return owner;
   }
+}
+
+/** A malformed id names no image: 404 here, like an unknown one, without asking the storage service. */
+function imageIdOrNotFound(id: string): string {
+  if (!isImageId(id)) throw notFound();
+  return id;
 }
 
 /** Headers of every media answer, 304 included: the same in the lane and the routes. */
