@@ -256,6 +256,21 @@ describe('media › ranges', () => {
     expect(downloads).toMatchObject([{ bytes: 100, status: 206 }]);
   });
 
+  it('media › 30 one-byte ranges of one original › charged 30 bytes, logged as one growing event row', async () => {
+    const { image, userId, data } = await userWithPhoto();
+
+    for (let i = 0; i < 30; i++) {
+      const res = await server.client.fetchMedia(image.urls.original, { range: `bytes=${i}-${i}` });
+      expect(res.status).toBe(206);
+      expect(res.body).toEqual(data.subarray(i, i + 1));
+    }
+
+    expect((await transferCounters(server, userId)).bytesOut).toBe(30);
+    const ranged = (await storageEvents(server, userId)).filter((e) => e.status === 206);
+    expect(ranged).toMatchObject([{ operation: 'download', bytes: 30 }]);
+    expect(await transferFromLog(server, userId)).toMatchObject({ bytesOut: 30 });
+  });
+
   it.each(['bytes=999999999-', 'bytes=-0'])(
     'media › original with unsatisfiable Range %s › returns 416 with bytes */size and charges nothing',
     async (range) => {

@@ -10,7 +10,7 @@ import { createDownloadCharges } from '../usage/download-charges.js';
 import { transferQuotaOf } from '../usage/quota.js';
 import type { StorageEvent } from '../usage/storage-event.repository.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
-import { chargeDownload } from '../usage/transfer-charge.js';
+import { chargeRangedRead, createRangedReadLog } from '../usage/ranged-read-log.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { contentTypeOf, etagOf, objectKey, variantFilename, variantSize } from './image-objects.js';
 import { findImageById } from './image.repository.js';
@@ -81,6 +81,8 @@ export function createMediaService(
   const cache = createMediaCache(options);
   const transferQuotas = new Map<string, { quota: number; readAt: number }>();
   const charges = createDownloadCharges(db, dialect);
+  // A player or a download manager asks for many ranges of one object: one growing event row each.
+  const rangedReads = createRangedReadLog();
 
   /** The image as a media request needs it, from the cache or the database; 404 unless `userId` owns it. */
   async function lookup(userId: string, imageId: string): Promise<MediaEntry> {
@@ -119,8 +121,10 @@ export function createMediaService(
     }
     // Read before the transaction: on SQLite a query outside it would wait for it forever.
     const quota = await transferQuota(event.user_id);
-    if (event.status === 206) await chargeDownload(db, dialect, event, quota, `"${filename}"`);
-    else await charges.charge(event, quota, `"${filename}"`);
+    // The viewer of a media URL is its owner (a signed link or their own token), so ranges coalesce per account.
+    if (event.status === 206) {
+      await chargeRangedRead(db, dialect, rangedReads, event, event.user_id, quota, `"${filename}"`);
+    } else await charges.charge(event, quota, `"${filename}"`);
   }
 
   /** A small variant's bytes, from the entry or read whole once; undefined for one read as a stream. */

@@ -3,11 +3,9 @@ import type { Kysely } from 'kysely';
 import type { DialectName } from '../../db/database.js';
 import type { Executor } from '../../db/executor.js';
 import type { DB } from '../../db/tables.js';
-import { inTransaction } from '../../db/transaction.js';
 import { utcDay } from '../../lib/time.js';
-import { transferExceeded } from './quota-errors.js';
 import { addToEvent, appendEvent, type StorageEvent } from './storage-event.repository.js';
-import { reserveTransfer, transferOfDay } from './transfer.repository.js';
+import { chargeDownload } from './transfer-charge.js';
 
 /**
  * Logs ranged reads (HTTP 206) of one object by one client as one event row whose bytes grow, instead
@@ -67,7 +65,7 @@ export function createRangedReadLog(options: { windowMs?: number } = {}): Ranged
  * against the daily transfer quota in one transaction, with the event added to the client's open row
  * for that object rather than appended. `client` identifies the reader (its address, or its session).
  */
-export async function chargeRangedRead(
+export const chargeRangedRead = (
   db: Kysely<DB>,
   dialect: DialectName,
   log: RangedReadLog,
@@ -75,13 +73,4 @@ export async function chargeRangedRead(
   client: string,
   quota: number,
   what: string,
-): Promise<void> {
-  await inTransaction(db, async (trx) => {
-    const day = utcDay(event.at);
-    if (!(await reserveTransfer(trx, dialect, event.user_id, day, 'out', event.bytes, quota))) {
-      const today = await transferOfDay(trx, event.user_id, day);
-      throw transferExceeded(event.at, quota, today.bytesIn + today.bytesOut, event.bytes, what);
-    }
-    await log.record(trx, event, client);
-  });
-}
+): Promise<void> => chargeDownload(db, dialect, event, quota, what, (trx, e) => log.record(trx, e, client));

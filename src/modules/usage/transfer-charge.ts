@@ -2,16 +2,22 @@ import type { Kysely } from 'kysely';
 
 import type { DialectName } from '../../db/database.js';
 import type { DB } from '../../db/tables.js';
+import type { Executor } from '../../db/executor.js';
 import { inTransaction } from '../../db/transaction.js';
 import { utcDay } from '../../lib/time.js';
 import { transferExceeded } from './quota-errors.js';
 import { appendEvents, type StorageEvent } from './storage-event.repository.js';
 import { reserveTransfer, transferOfDay } from './transfer.repository.js';
 
+/** How a charged download is written to the event log, inside the transaction that charged it. */
+export type RecordEvent = (trx: Executor, event: StorageEvent) => Promise<unknown>;
+
+const appendOne: RecordEvent = (trx, event) => appendEvents(trx, [event]);
+
 /**
  * Charges the bytes of a download to its owner's transfer of the day and logs it, in one transaction:
  * either both happen or, when the daily `quota` (0 = unlimited) has no room for them, a 429 that
- * names `what` and nothing is recorded.
+ * names `what` and nothing is recorded. `record` appends the event by default.
  */
 export async function chargeDownload(
   db: Kysely<DB>,
@@ -19,6 +25,7 @@ export async function chargeDownload(
   event: StorageEvent,
   quota: number,
   what: string,
+  record: RecordEvent = appendOne,
 ): Promise<void> {
   await inTransaction(db, async (trx) => {
     const day = utcDay(event.at);
@@ -26,7 +33,7 @@ export async function chargeDownload(
       const today = await transferOfDay(trx, event.user_id, day);
       throw transferExceeded(event.at, quota, today.bytesIn + today.bytesOut, event.bytes, what);
     }
-    await appendEvents(trx, [event]);
+    await record(trx, event);
   });
 }
 
