@@ -80,8 +80,10 @@ export const SVG_IMAGE = Buffer.from(
 /**
  * A PNG whose header claims `width`×`height` pixels but whose pixel data is a few bytes: a
  * decompression bomb in miniature. Only a check of the header, before decoding, can refuse it cleanly.
+ * By default 8-bit RGB, not interlaced; `interlaced16` makes it 16-bit RGBA with Adam7 interlace,
+ * which libvips decodes through a whole-image buffer.
  */
-export function pngClaiming(width: number, height: number): Buffer {
+export function pngClaiming(width: number, height: number, kind: 'rgb8' | 'interlaced16' = 'rgb8'): Buffer {
   const chunk = (type: string, data: Buffer) => {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(data.length);
@@ -93,11 +95,12 @@ export function pngClaiming(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  // Bit depth, colour type (2 RGB, 6 RGBA), compression, filter, interlace (1 Adam7).
+  ihdr.set(kind === 'rgb8' ? [8, 2, 0, 0, 0] : [16, 6, 0, 0, 1], 8);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(1 + 3 * Math.min(width, 64)))),
+    chunk('IDAT', deflateSync(Buffer.alloc(kind === 'rgb8' ? 1 + 3 * Math.min(width, 64) : 1 + 8))),
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }

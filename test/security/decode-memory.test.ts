@@ -4,11 +4,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { crc32, deflateSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { signedUpUser, type ApiResponse, type ErrorBody } from '../helpers/api.js';
+import { pngClaiming } from '../helpers/photos.js';
 import { ROOT } from '../helpers/pod.js';
 import { startTestServer, TEST_SETUP, type TestServer } from '../helpers/server.js';
 
@@ -74,28 +74,6 @@ async function makeHostileImages(dir: string): Promise<{ pngs: Buffer[]; gif: Bu
   };
 }
 
-/** An interlaced 16-bit RGBA PNG whose header claims `width`×`height` pixels; its data is a few bytes. */
-function interlacedPngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([16, 6, 0, 0, 1], 8); // 16-bit RGBA, Adam7 interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(1 + 8))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 describe.skipIf(NO_PROC)(`decode memory budget (${TEST_SETUP})`, () => {
   let server: TestServer;
   let api: TestServer['client'];
@@ -121,7 +99,7 @@ describe.skipIf(NO_PROC)(`decode memory budget (${TEST_SETUP})`, () => {
     const uploaders = await Promise.all(images.pngs.map(() => signedUpUser(api, 'decoder')));
     const gifUser = await signedUpUser(api, 'decoder');
     // Warm up libvips and the upload path, so the watch below sees the decodes, not start-up.
-    const warm = await api.upload(gifUser.token, [{ name: 'warm.png', data: interlacedPngClaiming(1, 1) }]);
+    const warm = await api.upload(gifUser.token, [{ name: 'warm.png', data: pngClaiming(1, 1, 'interlaced16') }]);
     expect([201, 400]).toContain(warm.status);
 
     const watch = watchRss(decoderPid);
@@ -151,7 +129,7 @@ describe.skipIf(NO_PROC)(`decode memory budget (${TEST_SETUP})`, () => {
     const user = await signedUpUser(api, 'huge');
     // 8000×6000 16-bit RGBA, interlaced: ~490 MB to decode, more than the 400 MB budget.
     const res: ApiResponse<ErrorBody> = await api.upload(user.token, [
-      { name: 'bomb.png', data: interlacedPngClaiming(8000, 6000) },
+      { name: 'bomb.png', data: pngClaiming(8000, 6000, 'interlaced16') },
     ]);
 
     expect(res.status).toBe(413);
