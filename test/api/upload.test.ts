@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto, pngClaiming, sha256, SVG_IMAGE } from '../helpers/photos.js';
-import { startApiServer, type ApiServer } from './support/server.js';
+import { IN_POD, startApiServer, type ApiServer } from './support/server.js';
 import {
   imageRows,
   leftoverTempFiles,
   objectKeysOf,
   storageEvents,
   storedState,
+  transferCounters,
   transferFromLog,
   userRow,
 } from './support/state.js';
@@ -497,45 +498,58 @@ describe('upload › limits', () => {
   async function refusedOn(files: { name: string; data: Buffer }[]) {
     const user = await signedUpUser(limited.client);
     const res = await limited.client.upload(user.token, files);
-    return {
-      res,
-      user,
-      state: await storedState(limited, user.userId),
-      usage: (await limited.client.usage(user.token)).body,
-    };
+    return { res, user };
+  }
+
+  /**
+   * Checks the charge of a refusal for a limit the multipart parser enforces, and returns the bytes
+   * charged: more than `min`, at most `max`. In a pod the gateway enforces it and cuts the body it
+   * forwards, so the storage service counts what it read as an interrupted upload (400), a moment
+   * after the gateway answered; it removes its staging files once that is done.
+   */
+  async function chargedForLimit(user: { userId: string; token: string }, min: number, max: number) {
+    const received = await vi.waitFor(
+      async () => {
+        expect(await leftoverTempFiles(limited)).toEqual([]);
+        const { bytesIn } = await transferCounters(limited, user.userId);
+        expect(bytesIn).toBeGreaterThan(min);
+        expect(bytesIn).toBeLessThanOrEqual(max);
+        return bytesIn;
+      },
+      { timeout: 10_000 },
+    );
+    await expectChargedNotStored(limited, user, received, IN_POD ? 400 : 413);
+    return received;
   }
 
   it('upload › a file over PIXA_MAX_UPLOAD_MB › returns 413 naming the file, with nothing stored', async () => {
     const big = await makePhoto({ noise: true, width: 1600, height: 1200 });
     expect(big.length).toBeGreaterThan(1024 * 1024);
 
-    const { res, state, usage, user } = await refusedOn([{ name: 'huge.jpg', data: big }]);
+    const { res, user } = await refusedOn([{ name: 'huge.jpg', data: big }]);
 
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('file_too_large');
     expect(res.body.error.message).toContain('"huge.jpg"');
     expect(res.body.error.message).toContain('1.0 MB');
     // Reading stopped at the limit: at most that much was received, and all of it counts.
-    expect(state.transfer.bytesIn).toBeGreaterThan(0);
-    expect(state.transfer.bytesIn).toBeLessThanOrEqual(1024 * 1024);
-    await expectChargedNotStored(limited, user, state.transfer.bytesIn, 413);
+    const received = await chargedForLimit(user, 0, 1024 * 1024);
+    const usage = (await limited.client.usage(user.token)).body;
     expect(usage.storage.usedBytes).toBe(0);
-    expect(usage.transfer).toMatchObject({ inBytes: state.transfer.bytesIn, usedBytes: state.transfer.bytesIn });
+    expect(usage.transfer).toMatchObject({ inBytes: received, usedBytes: received });
   });
 
   it('upload › a small file then one over the limit › returns 413 and stores neither', async () => {
     const small = await makePhoto({ width: 300, height: 200 });
     const big = await makePhoto({ noise: true, width: 1600, height: 1200, seed: 2 });
 
-    const { res, state, user } = await refusedOn([
+    const { res, user } = await refusedOn([
       { name: 'small.jpg', data: small },
       { name: 'huge.jpg', data: big },
     ]);
 
     expect(res.status).toBe(413);
-    expect(state.transfer.bytesIn).toBeGreaterThan(small.length);
-    expect(state.transfer.bytesIn).toBeLessThanOrEqual(small.length + 1024 * 1024);
-    await expectChargedNotStored(limited, user, state.transfer.bytesIn, 413);
+    await chargedForLimit(user, IN_POD ? 0 : small.length, small.length + 1024 * 1024);
   });
 
   it('upload › more pixels than PIXA_MAX_PIXELS › returns 413 image_too_large naming the file and the limit', async () => {
@@ -577,8 +591,10 @@ describe('upload › limits', () => {
 
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('too_many_files');
-    // The parser refuses the fourth part before any of its bytes: the first three were received.
+    // The parser refuses the fourth part before any of its bytes: the first three were received. In a
+    // pod, what the storage service had read of them when the gateway cut the body: the three small
+    // files may still be unread in its socket when the connection is reset, and then nothing counts.
     const received = files.slice(0, 3).reduce((sum, file) => sum + file.data.length, 0);
-    await expectChargedNotStored(limited, user, received, 413);
+    await chargedForLimit(user, IN_POD ? -1 : received - 1, received);
   });
 });
