@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 
 import { inProcessAuth } from '../clients/in-process.js';
 import type { Config } from '../config/config.js';
+import { addFastLane } from '../http/fast-lane.js';
 import { registerDiskMetrics } from '../http/disk-metrics.js';
 import type { Metrics } from '../http/metrics.js';
 import { createServiceApp } from '../http/service-app.js';
@@ -10,6 +11,7 @@ import { authServiceRoutes } from '../services/auth/auth.routes.js';
 import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { storageMonitorRoutes } from '../services/storage-monitor/storage-monitor.routes.js';
 import { instrumentImages } from '../services/storage/instrumented-images.js';
+import { storageMediaLane } from '../services/storage/media-lane.js';
 import { storageServiceRoutes } from '../services/storage/storage.routes.js';
 import { usageMonitorRoutes } from '../services/usage-monitor/usage-monitor.routes.js';
 import type { PixaCore } from './core.js';
@@ -37,14 +39,21 @@ export async function createInternalApp(
     case 'auth':
       await app.register(authServiceRoutes, { auth: inProcessAuth(core.auth) });
       break;
-    case 'storage':
+    case 'storage': {
+      const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
       await registerUploads(app, config);
+      // Whole-variant GETs from the gateway are answered before routing; the routes answer the rest.
+      addFastLane(
+        app.server,
+        storageMediaLane({ images: core.images, internalToken, sent: (bytes) => bytesOut.inc(bytes) }),
+      );
       await app.register(storageServiceRoutes, {
         images: instrumentImages(core.images, metrics),
         store: core.store,
         maxUploadBytes: config.maxUploadBytes,
       });
       break;
+    }
     case 'storage-monitor':
       await app.register(storageMonitorRoutes, { usage: core.usage });
       break;

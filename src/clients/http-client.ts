@@ -41,10 +41,22 @@ export interface CallOptions {
   bodyFailure?: () => unknown;
 }
 
+/** A whole answer in memory. */
+export interface BufferedResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 /** One connection pool to one internal service, with Pixa's error format on both sides. */
 export interface ServiceClient {
   /** The answer with its body unread (a stream); a 4xx/5xx answer is thrown as the same AppError. */
   call(options: CallOptions): Promise<Dispatcher.ResponseData>;
+  /**
+   * The answer read whole, with no stream in between (for small bodies on the hot path: a thumbnail),
+   * errors as `call` throws them. Never retried; takes no request body.
+   */
+  buffered(options: Omit<CallOptions, 'body' | 'json' | 'retry' | 'bodyFailure' | 'signal'>): Promise<BufferedResponse>;
   /** The parsed JSON answer, or undefined for 204. */
   json<T>(options: CallOptions): Promise<T>;
   close(): Promise<void>;
@@ -79,10 +91,49 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   // every other call through the pool as is. An error answer is an answer: passed on, never retried.
   const retrying = pool.compose(interceptors.retry({ statusCodes: [] }));
 
-  async function send(call: CallOptions): Promise<Dispatcher.ResponseData> {
+  function headersOf(call: Pick<CallOptions, 'headers'>): Record<string, string> {
     const headers: Record<string, string> = { [INTERNAL_TOKEN_HEADER]: options.internalToken, ...call.headers };
     const requestId = currentRequestId();
     if (requestId) headers['x-request-id'] = requestId;
+    return headers;
+  }
+
+  /** One request through the pool's dispatcher, its body gathered in memory (no Readable, no promise per chunk). */
+  function dispatchBuffered(call: Parameters<ServiceClient['buffered']>[0]): Promise<BufferedResponse> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      let headers: BufferedResponse['headers'] = {};
+      pool.dispatch(
+        {
+          method: call.method,
+          path: call.path,
+          headers: headersOf(call),
+          headersTimeout: call.headersTimeoutMs ?? timeoutMs,
+        },
+        {
+          // undici takes a handler in this form when it has onRequestStart.
+          onRequestStart() {},
+          onResponseStart(_controller, status, responseHeaders) {
+            statusCode = status;
+            headers = responseHeaders;
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+          },
+          onResponseError(_controller, error) {
+            reject(error);
+          },
+        },
+      );
+    });
+  }
+
+  async function send(call: CallOptions): Promise<Dispatcher.ResponseData> {
+    const headers = headersOf(call);
     let body: string | Readable | undefined = call.body;
     if (call.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -108,18 +159,23 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     return response;
   }
 
+  /** The 503 a call that got no answer becomes, counted and logged. */
+  function unreachable(error: unknown, request: Pick<CallOptions, 'path' | 'signal' | 'bodyFailure'>): unknown {
+    const own = request.bodyFailure?.();
+    if (own) return own;
+    if (request.signal?.aborted) return error;
+    const reason = networkErrorKind(error) === 'timeout' ? 'timeout' : 'connection';
+    metrics.internalCallFailures.inc({ target, reason });
+    logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
+    return unavailable(label);
+  }
+
   async function call(request: CallOptions): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
     try {
       response = await send(request);
     } catch (error) {
-      const own = request.bodyFailure?.();
-      if (own) throw own;
-      if (request.signal?.aborted) throw error;
-      const reason = networkErrorKind(error) === 'timeout' ? 'timeout' : 'connection';
-      metrics.internalCallFailures.inc({ target, reason });
-      logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
-      throw unavailable(label);
+      throw unreachable(error, request);
     }
     if (response.statusCode < 400) return response;
     if (response.statusCode >= 500) metrics.internalCallFailures.inc({ target, reason: 'server_error' });
@@ -128,6 +184,17 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
 
   return {
     call,
+    async buffered(request) {
+      let response: BufferedResponse;
+      try {
+        response = await dispatchBuffered(request);
+      } catch (error) {
+        throw unreachable(error, request);
+      }
+      if (response.statusCode < 400) return response;
+      if (response.statusCode >= 500) metrics.internalCallFailures.inc({ target, reason: 'server_error' });
+      throw errorFrom(response.body, response.statusCode, response.headers, label);
+    },
     async json<T>(request: CallOptions): Promise<T> {
       const response = await call(request);
       if (response.statusCode === 204) {
@@ -155,18 +222,33 @@ function retryBeforeAnswer(answered: () => boolean): RetryHandler.RetryCallback 
 
 /** The AppError an error answer stands for; anything not in Pixa's error format counts as the service being down. */
 async function errorOf(response: Dispatcher.ResponseData, label: string): Promise<AppError> {
+  let body: Buffer;
+  try {
+    body = Buffer.from(await response.body.arrayBuffer());
+  } catch {
+    body = Buffer.alloc(0);
+  }
+  return errorFrom(body, response.statusCode, response.headers, label);
+}
+
+function errorFrom(
+  body: Buffer,
+  statusCode: number,
+  responseHeaders: Record<string, string | string[] | undefined>,
+  label: string,
+): AppError {
   let parsed: unknown;
   try {
-    parsed = await response.body.json();
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     parsed = undefined;
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   if (typeof error?.code !== 'string' || typeof error.message !== 'string') return unavailable(label);
   const headers: Record<string, string> = {};
-  const retryAfter = response.headers['retry-after'];
+  const retryAfter = responseHeaders['retry-after'];
   if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
-  const contentRange = response.headers['content-range'];
+  const contentRange = responseHeaders['content-range'];
   if (typeof contentRange === 'string') headers['content-range'] = contentRange;
-  return new AppError(error.code, response.statusCode, error.message, headers);
+  return new AppError(error.code, statusCode, error.message, headers);
 }

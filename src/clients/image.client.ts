@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 import { internalRoutes as routes, MEDIA_HEADERS } from '../api/internal.js';
 import type { MediaResponse, NotModified, VariantInfo } from '../modules/images/image.service.js';
 import type { Variant } from '../modules/images/media-url.js';
@@ -6,6 +8,9 @@ import type { StorageClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
 import { callInternal, internalPath } from './internal-call.js';
 import { multipartBody } from './multipart-body.js';
+
+/** Bodies up to this size are read whole (as the media cache keeps them) rather than streamed on. */
+const SMALL_BODY_BYTES = 256 * 1024;
 
 /**
  * The storage service over HTTP (pod mode). Uploads are re-encoded as a streamed multipart body and
@@ -66,32 +71,64 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
       // Not retried: the storage service charges the transfer quota when it opens the object.
       const path = internalPath(routes.openVariant, { userId, imageId, variant });
+      // A thumbnail (about 400 px of WebP) is read whole with no stream between the two sockets.
+      if (variant === 'thumbnail' && !range) {
+        const answer = await client.buffered({ method: routes.openVariant.method, path, headers });
+        return mediaOf(answer.statusCode, answer.headers, answer.body);
+      }
       const response = await client.call({ method: routes.openVariant.method, path, headers });
-      const header = (name: string): string => {
-        const value = response.headers[name];
-        return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
-      };
       if (response.statusCode === 304) {
         await response.body.dump();
-        return { notModified: true, etag: header('etag') };
+        return mediaOf(304, response.headers, undefined, range);
+      }
+      const length = Number(headerOf(response.headers, 'content-length'));
+      // A small whole variant (most previews) is read at once and sent with one write: piping a few
+      // kilobytes through two streams cost more CPU than the bytes themselves.
+      if (!range && response.statusCode === 200 && length <= SMALL_BODY_BYTES) {
+        return mediaOf(200, response.headers, Buffer.from(await response.body.arrayBuffer()));
       }
       // undici fails a body destroyed before its end with an AbortError; whoever reads the stream
       // gets errors through its own pipe, and one dropped unread (a 416) must not crash the process.
       response.body.on('error', () => {});
-      return {
-        notModified: false,
-        stream: response.body,
-        contentType: header('content-type'),
-        length: Number(header('content-length')),
-        totalSize: Number(header(MEDIA_HEADERS.totalSize)),
-        range,
-        etag: header('etag'),
-        filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
-      };
+      return mediaOf(response.statusCode, response.headers, response.body, range);
     },
 
     async checkReady() {
       await callInternal(client, routes.storageReady, { retry: true });
     },
+  };
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function headerOf(headers: Headers, name: string): string {
+  const value = headers[name];
+  return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+}
+
+/** The media answer the storage service's headers describe, over its bytes read whole or still streaming. */
+function mediaOf(
+  status: number,
+  headers: Headers,
+  bytes: Buffer | Readable | undefined,
+  range?: ByteRange,
+): MediaResponse | NotModified {
+  const header = (name: string): string => headerOf(headers, name);
+  if (status === 304) return { notModified: true, etag: header('etag') };
+  const body = Buffer.isBuffer(bytes) ? bytes : undefined;
+  let stream = body ? undefined : (bytes as Readable);
+  return {
+    notModified: false,
+    body,
+    get stream(): Readable {
+      stream ??= Readable.from([body!]);
+      return stream;
+    },
+    contentType: header('content-type'),
+    length: Number(header('content-length')),
+    totalSize: Number(header(MEDIA_HEADERS.totalSize)),
+    range,
+    etag: header('etag'),
+    filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
   };
 }

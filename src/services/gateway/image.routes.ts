@@ -20,7 +20,7 @@ import { etagMatches } from '../../lib/etag.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import { addFastLane } from '../../http/fast-lane.js';
 import type { GatewayDeps } from './gateway-deps.js';
-import { mediaCachingHeaders, mediaLane } from './media-lane.js';
+import { declinedOpen, mediaCachingHeaders, mediaLane } from './media-lane.js';
 
 const VARIANT_SUMMARIES: Record<Variant, string> = {
   original: 'The original file, byte for byte (Range supported)',
@@ -33,9 +33,8 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   const { auth, images, mediaUrls, config } = deps;
   const authenticated = requireUser(auth);
   // Plain GETs of media by signed URL or token are answered before routing; the routes below answer
-  // everything else (HEAD, ranges, errors), and whatever the lane declines. Embedded mode only: in a
-  // pod the gateway streams from the storage service, and through the lane that measured 3× slower.
-  if (config.mode !== 'pod') addFastLane(fastify.server, mediaLane(deps));
+  // everything else (HEAD, ranges, errors), and whatever the lane declines.
+  addFastLane(fastify.server, mediaLane(deps, { requestContext: config.mode === 'pod' }));
 
   app.post(
     '/api/v1/images',
@@ -175,6 +174,9 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
           return parsed;
         }
       : undefined;
+    // The fast lane may have opened this very request already and failed: its error is the answer.
+    const tried = declinedOpen(request.raw);
+    if (tried) throw tried.error;
     const media = await images.open(userId, id, variant, { range, ifNoneMatch });
     if (media.notModified) return reply.status(304).headers(cachingHeaders(media.etag)).send();
 

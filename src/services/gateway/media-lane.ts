@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 
 import type { FastLane, LaneAnswer } from '../../http/fast-lane.js';
 import { contentDisposition } from '../../http/media-headers.js';
+import type { MediaResponse, NotModified } from '../../modules/images/image.service.js';
 import type { Variant } from '../../modules/images/media-url.js';
+import { newRequestContext, runInRequestContext } from '../../lib/request-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /** `/api/v1/images/<id>/<variant>` with an optional query; anything else is Fastify's. */
@@ -38,7 +40,7 @@ export const mediaCachingHeaders = (etag: string): Record<string, string> => ({
  * it skips is what a successful media answer never needed: routing, schema validation, hooks and
  * the per-request promise chain of Fastify. Media routes write no access log lines either way.
  */
-export function mediaLane(deps: GatewayDeps): FastLane {
+export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean } = {}): FastLane {
   const { auth, images, mediaUrls } = deps;
 
   async function serve(
@@ -61,7 +63,14 @@ export function mediaLane(deps: GatewayDeps): FastLane {
       userId = query.u;
     }
     const ifNoneMatch = req.headers['if-none-match'];
-    const media = await images.open(userId, id, variant, { ifNoneMatch });
+    let media: MediaResponse | NotModified;
+    try {
+      media = await images.open(userId, id, variant, { ifNoneMatch });
+    } catch (error) {
+      // The route answers it without opening again: a refusal is counted and logged once.
+      declined.set(req, error);
+      throw error;
+    }
     const headers = mediaCachingHeaders(media.etag);
     headers['x-request-id'] = requestId;
     if (media.notModified) {
@@ -92,8 +101,20 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     if (!query) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    return serve(req, res, match[1]!, match[2] as Variant, query, requestId).catch(() => false as const);
+    const served = () => serve(req, res, match[1]!, match[2] as Variant, query, requestId);
+    // In a pod the image service is the storage service over HTTP: its calls carry the request id.
+    return (options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served()).catch(
+      () => false as const,
+    );
   };
+}
+
+/** What opening the media failed with in the lane, for the route that then answers the same request. */
+const declined = new WeakMap<IncomingMessage, unknown>();
+
+/** Whether the lane already tried to open this request's media; then the route throws what it got. */
+export function declinedOpen(req: IncomingMessage): { error: unknown } | undefined {
+  return declined.has(req) ? { error: declined.get(req) } : undefined;
 }
 
 /** The query as the media routes' schema would accept it, or undefined for anything else. */
