@@ -28,28 +28,39 @@ export async function backends(ctx) {
   const postgresUrl = process.env.PIXA_TEST_POSTGRES_URL?.trim();
   const podDatabase = postgresUrl ? ['postgres', postgresUrl] : mysqlUrl ? ['mysql', mysqlUrl] : undefined;
   const configs = [
-    { name: 'embedded (SQLite + file store)', setup: async () => ({ env: {} }) },
+    { key: 'embedded', name: 'embedded (SQLite + file store)', setup: async () => ({ env: {} }) },
     {
+      key: 'mysql',
       name: 'MariaDB/MySQL + file store',
       unavailable: databaseUnavailable('mysql', mysqlUrl),
       setup: () => databaseSetup('mysql', mysqlUrl),
     },
     {
+      key: 'postgres',
       name: 'PostgreSQL + file store',
       unavailable: databaseUnavailable('postgres', postgresUrl),
       setup: () => databaseSetup('postgres', postgresUrl),
     },
-    { name: 'SQLite + S3 (s3rver)', unavailable: s3Unavailable(), setup: () => startS3(ctx.tmp) },
-    { name: 'SQLite + Azure Blob (Azurite)', unavailable: azureUnavailable(), setup: () => startAzure(ctx.tmp) },
+    { key: 's3', name: 'SQLite + S3 (s3rver)', unavailable: s3Unavailable(), setup: () => startS3(ctx.tmp) },
     {
+      key: 'azure',
+      name: 'SQLite + Azure Blob (Azurite)',
+      unavailable: azureUnavailable(),
+      setup: () => startAzure(ctx.tmp),
+    },
+    {
+      key: 'pod',
       name: `pod mode, 5 processes (${podDatabase ? (podDatabase[0] === 'postgres' ? 'PostgreSQL' : 'MariaDB/MySQL') : 'SQLite'} + file store)`,
       pod: true,
       setup: async () => (podDatabase ? databaseSetup(...podDatabase) : { env: {} }),
     },
   ];
 
+  // PIXA_BENCH_BACKENDS=embedded,pod runs only those (keys: embedded, mysql, postgres, s3, azure, pod).
+  const only = process.env.PIXA_BENCH_BACKENDS?.split(',').map((key) => key.trim());
   let reference;
   for (const config of configs) {
+    if (only && !only.includes(config.key)) continue;
     if (config.unavailable) {
       ctx.skip('backends', `${config.name}: ${config.unavailable}`);
       continue;
