@@ -154,6 +154,7 @@ for (const dialect of DIALECTS) {
             'storage_event_days',
             'storage_events',
             'throttle_events',
+            'throttle_scopes',
             'transfer_daily',
             'users',
           ]);
