@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 
 import { internalRoutes as routes, MEDIA_HEADERS } from '../api/internal.js';
+import { SERVICES } from '../config/service-table.js';
+import { unavailable } from '../lib/app-error.js';
 import type { MediaResponse, NotModified, VariantInfo } from '../modules/images/image.service.js';
 import type { Variant } from '../modules/images/media-url.js';
 import type { ByteRange } from '../storage/object-store.js';
@@ -85,7 +87,14 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       // A small whole variant (most previews) is read at once and sent with one write: piping a few
       // kilobytes through two streams cost more CPU than the bytes themselves.
       if (!range && response.statusCode === 200 && length <= SMALL_BODY_BYTES) {
-        return mediaOf(200, response.headers, Buffer.from(await response.body.arrayBuffer()));
+        let bytes: Buffer;
+        try {
+          bytes = Buffer.from(await response.body.arrayBuffer());
+        } catch {
+          // The storage service went away mid-body: nothing was sent yet, so the answer is a 503.
+          throw unavailable(SERVICES.storage.label);
+        }
+        return mediaOf(200, response.headers, bytes);
       }
       // undici fails a body destroyed before its end with an AbortError; whoever reads the stream
       // gets errors through its own pipe, and one dropped unread (a 416) must not crash the process.
