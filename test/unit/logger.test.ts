@@ -97,7 +97,13 @@ describe('stdout for logs', () => {
     try {
       const logger = createLogger({ service: 'auth', level: 'info', destination: stdoutDestination({ fd }) });
       logger.info('through the queue');
-      const line = JSON.parse((await readFile(file, 'utf8')).trim()) as Record<string, unknown>;
+      // The destination never waits for the write, so the line lands a moment later.
+      let text = '';
+      for (let attempt = 0; attempt < 100 && !text.includes('\n'); attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        text = await readFile(file, 'utf8');
+      }
+      const line = JSON.parse(text.trim()) as Record<string, unknown>;
       expect(line).toMatchObject({ service: 'auth', msg: 'through the queue' });
     } finally {
       closeSync(fd);
