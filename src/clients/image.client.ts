@@ -1,9 +1,10 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 import { internalRoutes as routes, MEDIA_HEADERS } from '../api/internal.js';
 import { SERVICES } from '../config/service-table.js';
 import { unavailable } from '../lib/app-error.js';
 import type { MediaResponse, NotModified, VariantInfo } from '../modules/images/image.service.js';
+import { mediaResponse } from '../modules/images/media.service.js';
 import type { Variant } from '../modules/images/media-url.js';
 import type { ByteRange } from '../storage/object-store.js';
 import type { StorageClient } from './clients.js';
@@ -125,19 +126,16 @@ function mediaOf(
   const header = (name: string): string => headerOf(headers, name);
   if (status === 304) return { notModified: true, etag: header('etag') };
   const body = Buffer.isBuffer(bytes) ? bytes : undefined;
-  let stream = body ? undefined : (bytes as Readable);
-  return {
-    notModified: false,
-    body,
-    get stream(): Readable {
-      stream ??= Readable.from([body!]);
-      return stream;
+  return mediaResponse(
+    {
+      contentType: header('content-type'),
+      length: Number(header('content-length')),
+      totalSize: Number(header(MEDIA_HEADERS.totalSize)),
+      range,
+      etag: header('etag'),
+      filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
     },
-    contentType: header('content-type'),
-    length: Number(header('content-length')),
-    totalSize: Number(header(MEDIA_HEADERS.totalSize)),
-    range,
-    etag: header('etag'),
-    filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
-  };
+    body,
+    body ? undefined : (bytes as Readable),
+  );
 }

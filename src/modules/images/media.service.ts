@@ -52,6 +52,28 @@ export interface VariantInfo {
   contentType: string;
 }
 
+/**
+ * A media answer with its bytes: the buffer of a small variant read whole (sent with one write), or
+ * the stream of a larger one. A caller that wants a stream of a buffered answer gets one made on its
+ * first read, so the hot path that sends the buffer never builds one.
+ */
+export function mediaResponse(
+  fields: Omit<MediaResponse, 'notModified' | 'body' | 'stream'>,
+  body: Buffer | undefined,
+  stream: Readable | undefined,
+): MediaResponse {
+  let made = stream;
+  return {
+    notModified: false,
+    ...fields,
+    body,
+    get stream(): Readable {
+      made ??= Readable.from([body!]);
+      return made;
+    },
+  };
+}
+
 export interface MediaService {
   /**
    * Opens one variant for sending, counting original and preview bytes against the daily transfer
@@ -191,20 +213,18 @@ export function createMediaService(
         stream?.destroy();
         throw error;
       }
-      return {
-        notModified: false,
-        body,
-        get stream(): Readable {
-          stream ??= Readable.from([body!]);
-          return stream;
+      return mediaResponse(
+        {
+          contentType: contentTypeOf(row, variant),
+          length,
+          totalSize,
+          range,
+          etag,
+          filename: variantFilename(row, variant),
         },
-        contentType: contentTypeOf(row, variant),
-        length,
-        totalSize,
-        range,
-        etag,
-        filename: variantFilename(row, variant),
-      };
+        body,
+        stream,
+      );
     },
   };
 }

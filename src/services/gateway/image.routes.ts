@@ -12,7 +12,7 @@ import {
 } from '../../api/images.js';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
-import { contentDisposition, parseRange } from '../../http/media-headers.js';
+import { parseRange } from '../../http/media-headers.js';
 import { typed } from '../../http/typed.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
@@ -20,7 +20,7 @@ import { etagMatches } from '../../lib/etag.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import { addFastLane } from '../../http/fast-lane.js';
 import type { GatewayDeps } from './gateway-deps.js';
-import { declinedOpen, mediaCachingHeaders, mediaLane } from './media-lane.js';
+import { declinedOpen, mediaAnswerHeaders, mediaCachingHeaders as cachingHeaders, mediaLane } from './media-lane.js';
 
 const VARIANT_SUMMARIES: Record<Variant, string> = {
   original: 'The original file, byte for byte (Range supported)',
@@ -180,19 +180,8 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     const media = await images.open(userId, id, variant, { range, ifNoneMatch });
     if (media.notModified) return reply.status(304).headers(cachingHeaders(media.etag)).send();
 
-    const headers = cachingHeaders(media.etag);
-    headers['content-type'] = media.contentType;
-    headers['content-length'] = String(media.length);
-    headers['accept-ranges'] = variant === 'original' ? 'bytes' : 'none';
-    headers['content-disposition'] = contentDisposition(
-      query.download === '1' ? 'attachment' : 'inline',
-      media.filename,
-    );
-    if (media.range) {
-      reply.status(206);
-      headers['content-range'] = `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`;
-    }
-    return reply.headers(headers).send(media.body ?? media.stream);
+    if (media.range) reply.status(206);
+    return reply.headers(mediaAnswerHeaders(media, variant, query.download === '1')).send(media.body ?? media.stream);
   }
 
   /**
@@ -224,9 +213,6 @@ function imageIdOrNotFound(id: string): string {
   if (!isImageId(id)) throw notFound();
   return id;
 }
-
-/** Headers of every media answer, 304 included: the same in the lane and the routes. */
-const cachingHeaders = mediaCachingHeaders;
 
 const rangeNotSatisfiable = (size: number): AppError =>
   new AppError('range_not_satisfiable', 416, `The requested range is outside the file of ${size} bytes.`, {

@@ -31,6 +31,17 @@ export const mediaCachingHeaders = (etag: string): Record<string, string> => ({
   'cross-origin-resource-policy': 'same-origin',
 });
 
+/** The headers of a 200 or 206 media answer: caching and safety, type, length, ranges, file name. */
+export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, download: boolean): Record<string, string> {
+  const headers = mediaCachingHeaders(media.etag);
+  headers['content-type'] = media.contentType;
+  headers['content-length'] = String(media.length);
+  headers['accept-ranges'] = variant === 'original' ? 'bytes' : 'none';
+  headers['content-disposition'] = contentDisposition(download ? 'attachment' : 'inline', media.filename);
+  if (media.range) headers['content-range'] = `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`;
+  return headers;
+}
+
 /**
  * The gallery's hot path without the framework around it: a GET of a thumbnail, preview or original
  * (no Range) by signed URL or Bearer token, that the image service answers with 200 or 304. It runs
@@ -71,19 +82,12 @@ export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean
       declined.set(req, error);
       throw error;
     }
-    const headers = mediaCachingHeaders(media.etag);
-    headers['x-request-id'] = requestId;
     if (media.notModified) {
-      res.writeHead(304, headers).end();
+      res.writeHead(304, { ...mediaCachingHeaders(media.etag), 'x-request-id': requestId }).end();
       return { route: ROUTES[variant], status: 304 };
     }
-    headers['content-type'] = media.contentType;
-    headers['content-length'] = String(media.length);
-    headers['accept-ranges'] = variant === 'original' ? 'bytes' : 'none';
-    headers['content-disposition'] = contentDisposition(
-      query.download === '1' ? 'attachment' : 'inline',
-      media.filename,
-    );
+    const headers = mediaAnswerHeaders(media, variant, query.download === '1');
+    headers['x-request-id'] = requestId;
     res.writeHead(200, headers);
     if (media.body) res.end(media.body);
     // A client gone mid-stream ends the response; nothing more to answer.
