@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 
+import { LRUCache } from 'lru-cache';
+
 import type { Variant } from '../../api/images.js';
 import { etagMatches } from '../../lib/etag.js';
 import { notFound, unauthorized } from '../../lib/app-error.js';
@@ -101,7 +103,8 @@ export function createMediaService(
   // Rows, bodies and quotas are trusted for `ttlMs` after they were read: on other replicas a delete,
   // a quota change or a removed account applies within that time, here at once (see forget*).
   const cache = createMediaCache(options);
-  const transferQuotas = new Map<string, { quota: number; readAt: number }>();
+  // Bounded like the cache: past 10,000 accounts the least recently used are read again when needed.
+  const transferQuotas = new LRUCache<string, { quota: number; readAt: number }>({ max: 10_000 });
   const charges = createDownloadCharges(db, dialect);
   // A player or a download manager asks for many ranges of one object: one growing event row each.
   const rangedReads = createRangedReadLog();
@@ -126,9 +129,6 @@ export function createMediaService(
     const user = await findUserById(db, userId);
     if (!user) throw unauthorized();
     const quota = transferQuotaOf(user, quotas);
-    // Bounded like the cache: past 10,000 accounts the oldest are read again when next needed.
-    if (transferQuotas.size >= 10_000) transferQuotas.delete(transferQuotas.keys().next().value!);
-    transferQuotas.delete(userId);
     transferQuotas.set(userId, { quota, readAt });
     return quota;
   }
