@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { signedUpUser, type ImageBody } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
-import { EMBEDDED_ONLY, manualClock, startApiServer, type ApiServer } from './support/server.js';
+import { EMBEDDED_ONLY, manualClock, startApiServer, twoReplicas, type ApiServer } from './support/server.js';
 import { setUserQuotas, storageEvents, transferCounters } from './support/state.js';
 
 const MB = 1024 * 1024;
@@ -171,32 +171,21 @@ describe('daily transfer quota under load', () => {
 });
 
 describe('two replicas sharing the database and store', () => {
-  let first: ApiServer;
-  let second: ApiServer;
-
-  beforeAll(async () => {
-    if (EMBEDDED_ONLY) return;
-    first = await startApiServer({ now: clock.now });
-    second = await startApiServer({ dataDir: first.dataDir, now: clock.now });
-  });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-  });
+  const replicas = twoReplicas(clock);
 
   it.skipIf(EMBEDDED_ONLY)(
     'an image deleted on one replica › the other stops serving it once its cached row is older than 2 s',
     async () => {
-      const { image, token } = await accountWithImage(first);
-      expect((await first.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
-      expect((await second.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
+      const { image, token } = await accountWithImage(replicas.first);
+      expect((await replicas.first.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
+      expect((await replicas.second.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
 
-      expect((await second.client.deleteImage(token, image.id)).status).toBe(204);
-      expect((await second.client.fetchMedia(image.urls.thumbnail)).status).toBe(404);
+      expect((await replicas.second.client.deleteImage(token, image.id)).status).toBe(204);
+      expect((await replicas.second.client.fetchMedia(image.urls.thumbnail)).status).toBe(404);
       clock.advance(MEDIA_CACHE_TTL_MS);
 
-      const stale = await first.client.fetchMedia(image.urls.thumbnail);
-      const conditional = await first.client.fetchMedia(image.urls.thumbnail, {
+      const stale = await replicas.first.client.fetchMedia(image.urls.thumbnail);
+      const conditional = await replicas.first.client.fetchMedia(image.urls.thumbnail, {
         'if-none-match': `"${image.id}-thumbnail"`,
       });
       expect(stale.status).toBe(404);

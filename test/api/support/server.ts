@@ -2,8 +2,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { afterAll, beforeAll } from 'vitest';
+
 import { runPixa } from '../../helpers/pod.js';
-import { startTestServer, type TestServer, type TestServerOptions } from '../../helpers/server.js';
+import { EMBEDDED_ONLY, startTestServer, type TestServer, type TestServerOptions } from '../../helpers/server.js';
 
 export { EMBEDDED_ONLY, FILES_ONLY, IN_POD, TEST_MODE } from '../../helpers/server.js';
 
@@ -34,6 +36,25 @@ export function manualClock(startMs: number) {
       current += ms;
     },
   };
+}
+
+/**
+ * Two in-process replicas sharing one data directory (database and store) and one manual clock,
+ * started before the file's cases and closed after them. Embedded mode only: skip the cases with
+ * EMBEDDED_ONLY, and nothing is started in a pod.
+ */
+export function twoReplicas(clock: { now: () => number }): { first: ApiServer; second: ApiServer } {
+  const replicas = {} as { first: ApiServer; second: ApiServer };
+  beforeAll(async () => {
+    if (EMBEDDED_ONLY) return;
+    replicas.first = await startApiServer({ now: clock.now });
+    replicas.second = await startApiServer({ dataDir: replicas.first.dataDir, now: clock.now });
+  });
+  afterAll(async () => {
+    await replicas.second?.close();
+    await replicas.first?.close();
+  });
+  return replicas;
 }
 
 /**
