@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 
@@ -88,18 +90,47 @@ function closeConnectionsOnShutdown(app: FastifyInstance): void {
   app.addHook('onClose', async () => clearInterval(sweeper));
 }
 
+/** A refused request's unread body up to this size is read and dropped, and the connection kept. */
+const DRAIN_BYTES = 1024 * 1024;
+/** How long a connection closed with its request's body unread goes on reading it before it is destroyed. */
+const LINGER_MS = 5_000;
+
 /**
- * An answer sent before its request's body was read to the end (an upload refused at its size
- * limit) leaves the rest of that body unread on the connection; the socket stays paused, and the
- * client's next request on the kept-alive connection would wait forever. Such answers close the
- * connection, and the rest of the body is read and dropped, so the socket can close cleanly (closing
- * it with data unread would reset it, and the client could lose the answer).
+ * An answer sent before its request's body was read to the end (an upload refused for its token or
+ * at its size limit) leaves the rest of that body on its way. Closing the socket with data unread
+ * resets the connection, and the reset can reach the client before it has read the answer: it sees
+ * EPIPE or ECONNRESET instead of the 401 or 413. So, as Go's and nginx's servers do:
+ *
+ * - a body of at most DRAIN_BYTES (by its Content-Length) is read to the end and dropped, and the
+ *   connection stays open for the client's next request;
+ * - a larger one, or one of unknown length, gets `connection: close`, and the connection closes
+ *   lingering: the answer and a FIN go out, the rest of the body is read and dropped until the client
+ *   closes its side or LINGER_MS has passed, and only then is the socket destroyed.
  */
 function closeConnectionsWithUnreadBodies(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply) => {
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (request.raw.complete) return;
+    const length = Number(request.headers['content-length']);
+    if (Number.isInteger(length) && length <= DRAIN_BYTES) return;
+    reply.header('connection', 'close');
+    lingerOnClose(request.raw.socket);
   });
   app.addHook('onResponse', async (request) => {
     if (!request.raw.complete) request.raw.resume();
   });
+}
+
+/**
+ * Node's server ends a `connection: close` answer with socket.destroySoon(), which destroys the
+ * socket as soon as the answer is written; this socket instead half-closes and goes on reading.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.once('end', () => this.destroy());
+    this.resume();
+  };
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 
 import { sql } from 'kysely';
 import sharp from 'sharp';
+import { fetch as undiciFetch, FormData as UndiciFormData, Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { signedUpUser, type ImageBody } from '../helpers/api.js';
@@ -429,13 +430,36 @@ describe('upload › refused', () => {
     expect(res.body.error.code).toBe('expected_multipart');
   });
 
-  it('upload › without a token › returns 401 and reads nothing', async () => {
-    // A small body: a larger one may still be on its way when the server answers and closes, and a
-    // client that keeps writing then fails with EPIPE before it reads the 401.
-    const res = await server.client.upload('', [{ name: 'a.jpg', data: await makePhoto({ width: 16, height: 16 }) }]);
+  it('upload › without a token › returns 401, and the kept-alive connection takes the next request', async () => {
+    // One connection for both requests: the refused upload's body must not be left on it.
+    const pool = new Pool(server.url, { connections: 1, pipelining: 1 });
+    try {
+      const form = new UndiciFormData();
+      form.append('file', new Blob([await makePhoto({ width: 16, height: 16 })]), 'a.jpg');
+      const refused = await undiciFetch(`${server.url}/api/v1/images`, {
+        method: 'POST',
+        body: form,
+        dispatcher: pool,
+      });
+      const errorBody = (await refused.json()) as { error: { code: string } };
+      const next = await undiciFetch(`${server.url}/api/v1/images`, { dispatcher: pool });
+      await next.arrayBuffer();
 
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('unauthorized');
+      expect([refused.status, errorBody.error.code]).toEqual([401, 'unauthorized']);
+      expect(next.status).toBe(401);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('upload › without a token, a body larger than the server reads › the client still gets the 401', async () => {
+    // The server answers before the body has arrived and closes the connection; it goes on reading
+    // until the client is done, so the client reads the 401 instead of a reset connection.
+    for (let i = 0; i < 5; i += 1) {
+      const res = await server.client.upload('', [{ name: 'big.jpg', data: Buffer.alloc(3 * 1024 * 1024, i) }]);
+
+      expect([res.status, res.body.error.code]).toEqual([401, 'unauthorized']);
+    }
   });
 });
 
