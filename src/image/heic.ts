@@ -86,15 +86,17 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 /** Where the top-level meta box ends, from the box headers in `head`. */
 function endOfMeta(head: Buffer): number {
   let at = 0;
+  let track = false;
   while (at + 8 <= head.length) {
     const size = head.readUInt32BE(at);
     const type = head.toString('latin1', at + 4, at + 8);
     const length = size === 1 && at + 16 <= head.length ? Number(head.readBigUInt64BE(at + 8)) : size;
     if (type === 'meta') return at + length;
+    track ||= type === 'moov';
     if (length < 8) break;
     at += length;
   }
-  throw new HeifFormatError('it has no meta box near its start');
+  throw new HeifFormatError('it has no meta box near its start', track);
 }
 
 /** The item whose coding decides the decoder: the primary image, or the first tile of a grid. */

@@ -45,7 +45,11 @@ export interface HeifMeta {
 }
 
 export class HeifFormatError extends Error {
-  constructor(message: string) {
+  /** `stillImageMissing`: a sequence (a `moov` track) with no still image items to show. */
+  constructor(
+    message: string,
+    readonly stillImageMissing = false,
+  ) {
     super(message);
     this.name = 'HeifFormatError';
   }

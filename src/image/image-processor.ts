@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { estimateDecodeBytes, type DecodeEstimate, type DecodeHeader } from './decode-estimate.js';
 import { DecodeGate, DEFAULT_DECODE_MEMORY_MB, defaultDecodeConcurrency, type DecodeLimits } from './decode-gate.js';
 import { decodeHeif, HEIF_TYPES, keepHeifWorkers, readHeifHeader } from './heic.js';
+import { HeifFormatError } from './heif-boxes.js';
 
 // Every image is decoded once and never again: libvips' operation cache would only hold memory.
 sharp.cache(false);
@@ -123,7 +124,13 @@ async function readSource(file: string, mime: string): Promise<Source> {
     let heif;
     try {
       heif = await readHeifHeader(file);
-    } catch {
+    } catch (error) {
+      if (error instanceof HeifFormatError && error.stillImageMissing) {
+        throw new ImageRejectedError({
+          reason: 'unsupported',
+          detail: 'is a HEIF image sequence with no still image in it, which Pixa cannot show',
+        });
+      }
       throw new ImageRejectedError({ reason: 'invalid', detail: 'is damaged or incomplete and cannot be read' });
     }
     if (heif.codec === 'other') {

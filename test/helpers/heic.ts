@@ -73,6 +73,8 @@ export interface HeicLayout {
   rotation?: 0 | 1 | 2 | 3;
   /** An EXIF block ("Exif\0\0" then TIFF, as sharp's metadata gives it) stored as the image's Exif item. */
   exif?: Buffer | undefined;
+  /** The ftyp's major brand: `heic` for a still image, `msf1` for an image sequence. */
+  brand?: 'heic' | 'msf1';
 }
 
 const u8 = (value: number) => Buffer.from([value]);
@@ -173,7 +175,12 @@ export function assembleHeic(layout: HeicLayout): Buffer {
     ...(exifId && layout.exif ? [[exifId, Buffer.concat([u32(6), layout.exif])] as [number, Buffer]] : []),
   ];
 
-  const ftyp = box('ftyp', Buffer.from('heic', 'latin1'), u32(0), Buffer.from('mif1heicmiaf', 'latin1'));
+  const ftyp = box(
+    'ftyp',
+    Buffer.from(layout.brand ?? 'heic', 'latin1'),
+    u32(0),
+    Buffer.from('mif1heicmiaf', 'latin1'),
+  );
   const metaWith = (mdatStart: number) => {
     let at = mdatStart + 8;
     const iloc = fullBox(

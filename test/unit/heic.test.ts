@@ -173,6 +173,30 @@ describe.skipIf(heifEncMissing)(`HEIC decoding${heifEncMissing ? ` (skipped: ${h
     });
   });
 
+  test('a HEIF image sequence with a primary image › image/heif-sequence, its primary image shown', async () => {
+    const coded = codedImageOf(await heifEnc(await markedPhoto(640, 384)));
+    const file = await staged(
+      assembleHeic({ tiles: [coded], columns: 1, rows: 1, width: 640, height: 384, brand: 'msf1' }),
+    );
+
+    const probed = await probeImage(file, MAX_PIXELS);
+    const { thumbnail } = await makeDerivatives(file, MAX_PIXELS);
+
+    expect(probed).toMatchObject({ mediaType: 'image/heif-sequence', width: 640, height: 384 });
+    expect(await isRedAt(thumbnail, 0.25, 0.25)).toBe(true);
+  });
+
+  test('a HEIF image sequence with only a track › refused as unsupported, saying why', async () => {
+    const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypmsf1\0\0\0\0msf1heic', 'latin1')]);
+    const moov = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('moov', 'latin1'), Buffer.alloc(8)]);
+    const file = await staged(Buffer.concat([ftyp, moov]));
+
+    const refusal = await rejectionOf(probeImage(file, MAX_PIXELS));
+
+    expect(refusal).toMatchObject({ rejection: { reason: 'unsupported' } });
+    expect(refusal?.message).toMatch(/image sequence with no still image/);
+  });
+
   test('cut short in its image data › probed, then refused as damaged by the decode', async () => {
     const whole = await heifEnc(await markedPhoto(640, 480));
     const file = await staged(whole.subarray(0, whole.length - Math.floor(whole.length / 3)));
@@ -187,6 +211,19 @@ describe.skipIf(heifEncMissing)(`HEIC decoding${heifEncMissing ? ` (skipped: ${h
     const file = await staged(whole.subarray(0, 120));
 
     expect(await rejectionOf(probeImage(file, MAX_PIXELS))).toMatchObject({ rejection: { reason: 'invalid' } });
+  });
+
+  test('a grid claiming 60000×60000 pixels over one small tile › refused by the probe, nothing decoded', async () => {
+    const tile = codedImageOf(await heifEnc(await markedPhoto(512, 512)));
+    const file = await staged(assembleHeic({ tiles: [tile, tile], columns: 2, rows: 1, width: 60000, height: 60000 }));
+
+    expect(await rejectionOf(probeImage(file, MAX_PIXELS))).toMatchObject({
+      rejection: { reason: 'too_many_pixels', detail: expect.stringMatching(/^is 60000×60000 pixels, more than/) },
+    });
+    expect(await rejectionOf(makeDerivatives(file, MAX_PIXELS))).toMatchObject({
+      rejection: { reason: 'too_many_pixels' },
+    });
+    expect(decodeState()).toEqual({ running: 0, usedBytes: 0, waiting: 0 });
   });
 
   test('more pixels than the limit › refused by the probe from the header alone', async () => {
