@@ -178,8 +178,9 @@ async function readExif(handle: FileHandle, meta: HeifMeta, head: Buffer): Promi
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
-// libheif-js reports failures on the console; here they come back as answers instead.
-console.log = () => {};
+// libheif-js reports failures on the console (and Emscripten its aborts): here they come back as
+// answers or as the worker's error instead, not as stray lines among the server's JSON logs.
+console.log = console.warn = console.error = () => {};
 const libheif = require(workerData.libheif);
 parentPort.on('message', ({ file }) => {
   let decoder;
@@ -284,7 +285,10 @@ export async function decodeHeif(file: string): Promise<DecodedPixels> {
   let answer: WorkerAnswer;
   try {
     answer = await new Promise<WorkerAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new HeifFormatError('its decode took too long')), DECODE_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        settle();
+        reject(new HeifFormatError('its decode took too long'));
+      }, DECODE_TIMEOUT_MS);
       const settle = () => {
         clearTimeout(timer);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
