@@ -71,6 +71,8 @@ export interface HeicLayout {
   height: number;
   /** HEIF `irot`: anticlockwise quarter turns the viewer applies (1 = 90°, 3 = 270°, i.e. 90° clockwise). */
   rotation?: 0 | 1 | 2 | 3;
+  /** HEIF `imir`, applied after irot; as libheif (1.15 and 1.23 alike) reads it, 0 flips top ↔ bottom, 1 left ↔ right. */
+  mirror?: 0 | 1 | undefined;
   /** An EXIF block ("Exif\0\0" then TIFF, as sharp's metadata gives it) stored as the image's Exif item. */
   exif?: Buffer | undefined;
   /** The ftyp's major brand: `heic` for a still image, `msf1` for an image sequence. */
@@ -121,18 +123,22 @@ export function assembleHeic(layout: HeicLayout): Buffer {
     fullBox('ispe', 0, 0, u32(first.width), u32(first.height)),
     fullBox('ispe', 0, 0, u32(layout.width), u32(layout.height)),
     ...(layout.rotation ? [box('irot', u8(layout.rotation))] : []),
+    ...(layout.mirror !== undefined ? [box('imir', u8(layout.mirror))] : []),
   ];
   const tileIspe = hvcCs.length + 1;
   const outputIspe = hvcCs.length + 2;
   const irot = layout.rotation ? hvcCs.length + 3 : undefined;
+  const imir = layout.mirror !== undefined ? hvcCs.length + 3 + (irot ? 1 : 0) : undefined;
+  // Transforms in the order they apply: rotation, then mirroring.
+  const transforms = [irot, imir].filter((index) => index !== undefined);
   const essential = (index: number) => u16(0x8000 | index);
   const plain = (index: number) => u16(index);
   const associations: [number, Buffer[]][] = grid
     ? [
         ...tileIds.map((id, i): [number, Buffer[]] => [id, [essential(hvcCIndex[i]!), plain(tileIspe)]]),
-        [primaryId, [plain(outputIspe), ...(irot ? [essential(irot)] : [])]],
+        [primaryId, [plain(outputIspe), ...transforms.map(essential)]],
       ]
-    : [[primaryId, [essential(1), plain(outputIspe), ...(irot ? [essential(irot)] : [])]]];
+    : [[primaryId, [essential(1), plain(outputIspe), ...transforms.map(essential)]]];
   const ipma = fullBox(
     'ipma',
     0,

@@ -105,6 +105,20 @@ describe.skipIf(heifEncMissing)(`HEIC decoding${heifEncMissing ? ` (skipped: ${h
     expect(await isRedAt(thumbnail, 0.25, 0.25)).toBe(false);
   });
 
+  test('imir left to right › the derivatives mirrored, the size unchanged', async () => {
+    const coded = codedImageOf(await heifEnc(await markedPhoto(640, 384)));
+    const file = await staged(
+      assembleHeic({ tiles: [coded], columns: 1, rows: 1, width: 640, height: 384, mirror: 1 }),
+    );
+
+    const probed = await probeImage(file, MAX_PIXELS);
+    const { thumbnail } = await makeDerivatives(file, MAX_PIXELS);
+
+    expect(probed).toMatchObject({ width: 640, height: 384 });
+    expect(await isRedAt(thumbnail, 0.75, 0.25)).toBe(true);
+    expect(await isRedAt(thumbnail, 0.25, 0.25)).toBe(false);
+  });
+
   test('irot and an EXIF orientation saying the same turn › turned once, not twice', async () => {
     const withOrientation = await sharp(await markedPhoto(640, 384))
       .withMetadata({ orientation: 6 })
