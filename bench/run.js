@@ -15,13 +15,14 @@ import { startPixa } from './lib/pixa-process.js';
 import { summarizeProfile } from './lib/profile.js';
 import { renderTable, row } from './lib/stats.js';
 import { backends } from './sections/backends.js';
+import { heic } from './sections/heic.js';
 import { ingest } from './sections/ingest.js';
 import { listing } from './sections/listing.js';
 import { memory } from './sections/memory.js';
 import { serving } from './sections/serving.js';
 import { usage } from './sections/usage.js';
 
-const SECTIONS = { ingest, serving, listing, usage, memory, backends };
+const SECTIONS = { ingest, heic, serving, listing, usage, memory, backends };
 
 const HELP = `Usage: npm run bench -- [options]
 

@@ -2,8 +2,10 @@ import exifr from 'exifr';
 import { fileTypeFromFile } from 'file-type';
 import sharp from 'sharp';
 
-import { estimateDecodeBytes, type DecodeEstimate } from './decode-estimate.js';
+import { estimateDecodeBytes, type DecodeEstimate, type DecodeHeader } from './decode-estimate.js';
 import { DecodeGate, DEFAULT_DECODE_MEMORY_MB, defaultDecodeConcurrency, type DecodeLimits } from './decode-gate.js';
+import { decodeHeif, HEIF_TYPES, keepHeifWorkers, readHeifHeader } from './heic.js';
+import { HeifFormatError } from './heif-boxes.js';
 
 // Every image is decoded once and never again: libvips' operation cache would only hold memory.
 sharp.cache(false);
@@ -21,6 +23,7 @@ let gate = new DecodeGate({
  */
 export function configureDecoding(limits: DecodeLimits): void {
   gate = new DecodeGate(limits);
+  keepHeifWorkers(limits.concurrency);
 }
 
 /** The bounds decodes run under now. */
@@ -37,6 +40,7 @@ export const ACCEPTED_TYPES: ReadonlySet<string> = new Set([
   'image/gif',
   'image/avif',
   'image/tiff',
+  ...HEIF_TYPES,
 ]);
 
 export const THUMBNAIL_SIZE = 400;
@@ -84,6 +88,69 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
       detail: type ? `is ${type.mime}, not a supported image` : 'is not a supported image',
     });
   }
+  const source = await readSource(file, type.mime);
+  const { width, height } = source.header;
+  if (width * height > maxPixels) {
+    throw new ImageRejectedError({
+      reason: 'too_many_pixels',
+      // Exact pixel counts: rounding to megapixels read "limit of 0 megapixels" for small limits.
+      detail: `is ${width}×${height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
+    });
+  }
+  refuseIfNeverFits(source.header);
+  const rotated = source.orientation >= 5 && source.orientation <= 8;
+  return {
+    mediaType: type.mime,
+    width: rotated ? height : width,
+    height: rotated ? width : height,
+    orientation: source.orientation,
+    takenAt: source.exif === undefined ? undefined : await readTakenAt(source.exif),
+  };
+}
+
+/** What the header of an image says, and which decoder reads it. */
+interface Source {
+  /** Width and height as stored: before an EXIF orientation, after HEIF's own transforms. */
+  header: DecodeHeader;
+  /** The EXIF orientation still to apply: 1 for HEIF, whose decoder applies its own rotation. */
+  orientation: number;
+  decoder: 'sharp' | 'libheif';
+  /** Where exifr reads the EXIF: the file itself, or the block taken out of a HEIF file. */
+  exif: string | Buffer | undefined;
+}
+
+async function readSource(file: string, mime: string): Promise<Source> {
+  if (HEIF_TYPES.has(mime)) {
+    let heif;
+    try {
+      heif = await readHeifHeader(file);
+    } catch (error) {
+      if (error instanceof HeifFormatError && error.stillImageMissing) {
+        throw new ImageRejectedError({
+          reason: 'unsupported',
+          detail: 'is a HEIF image sequence with no still image in it, which Pixa cannot show',
+        });
+      }
+      throw new ImageRejectedError({ reason: 'invalid', detail: 'is damaged or incomplete and cannot be read' });
+    }
+    if (heif.codec === 'other') {
+      throw new ImageRejectedError({ reason: 'unsupported', detail: `is ${mime} coded in a way Pixa cannot decode` });
+    }
+    // AV1-coded HEIF is AVIF by another name: libvips decodes it.
+    if (heif.codec === 'hevc') {
+      // HEIF's Exif orientation only repeats the irot/imir that libheif applies; applying it too would turn twice.
+      const header: DecodeHeader = {
+        format: 'heic',
+        width: heif.width,
+        height: heif.height,
+        channels: 4,
+        depth: heif.bitDepth > 8 ? 'ushort' : 'uchar',
+        progressive: false,
+        fileBytes: heif.fileBytes,
+      };
+      return { header, orientation: 1, decoder: 'libheif', exif: heif.exif };
+    }
+  }
   let meta: sharp.Metadata;
   try {
     meta = await sharp(file, { limitInputPixels: false }).metadata();
@@ -93,23 +160,16 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
   if (!meta.width || !meta.height) {
     throw new ImageRejectedError({ reason: 'invalid', detail: 'has no readable dimensions' });
   }
-  if (meta.width * meta.height > maxPixels) {
-    throw new ImageRejectedError({
-      reason: 'too_many_pixels',
-      // Exact pixel counts: rounding to megapixels read "limit of 0 megapixels" for small limits.
-      detail: `is ${meta.width}×${meta.height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
-    });
-  }
-  refuseIfNeverFits(meta);
-  const orientation = meta.orientation ?? 1;
-  const rotated = orientation >= 5 && orientation <= 8;
-  return {
-    mediaType: type.mime,
-    width: rotated ? meta.height : meta.width,
-    height: rotated ? meta.width : meta.height,
-    orientation,
-    takenAt: await readTakenAt(file),
+  const header: DecodeHeader = {
+    format: meta.format ?? 'unknown',
+    width: meta.width,
+    height: meta.height,
+    channels: meta.channels ?? 4,
+    depth: meta.depth ?? 'double',
+    progressive: meta.isProgressive === true,
+    chromaSubsampling: meta.chromaSubsampling,
   };
+  return { header, orientation: meta.orientation ?? 1, decoder: 'sharp', exif: file };
 }
 
 /**
@@ -120,26 +180,31 @@ export async function probeImage(file: string, maxPixels: number): Promise<Probe
  * The decode first waits for a slot and for its estimated memory in the process-wide budget.
  */
 export async function makeDerivatives(file: string, maxPixels: number): Promise<Derivatives> {
-  let estimate: DecodeEstimate;
-  try {
-    const meta = await sharp(file, { limitInputPixels: false }).metadata();
-    estimate = refuseIfNeverFits(meta);
-  } catch (error) {
-    if (error instanceof ImageRejectedError) throw error;
-    throw new ImageRejectedError({ reason: 'invalid', detail: 'is damaged or incomplete and cannot be read' });
-  }
+  const type = await fileTypeFromFile(file);
+  const source = await readSource(file, type?.mime ?? 'unknown');
+  const estimate = refuseIfNeverFits(source.header);
   const release = await gate.acquire(estimate.bytes);
   try {
-    return await derive(file, maxPixels);
+    return await derive(async () => {
+      if (source.decoder === 'sharp') return sharp(file, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate();
+      const decoded = await decodeHeif(file);
+      const raw = sharp(decoded.pixels, {
+        raw: { width: decoded.width, height: decoded.height, channels: 4 },
+        limitInputPixels: maxPixels,
+      });
+      return decoded.alpha ? raw : raw.removeAlpha();
+    });
   } finally {
     release();
   }
 }
 
-async function derive(file: string, maxPixels: number): Promise<Derivatives> {
+/** Shrinks the decoded, upright image to preview size once, then encodes both WebP files from it. */
+async function derive(decode: () => Promise<sharp.Sharp>): Promise<Derivatives> {
   try {
-    const { data, info } = await sharp(file, { limitInputPixels: maxPixels, failOn: 'truncated' })
-      .rotate()
+    const { data, info } = await (
+      await decode()
+    )
       .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
       .toColourspace('srgb')
       .raw()
@@ -159,27 +224,22 @@ async function derive(file: string, maxPixels: number): Promise<Derivatives> {
 }
 
 /** The decode's estimate, or a 413 refusal when even the whole budget could not hold it. */
-function refuseIfNeverFits(meta: sharp.Metadata): DecodeEstimate {
-  const estimate = estimateDecodeBytes({
-    format: meta.format ?? 'unknown',
-    width: meta.width ?? 0,
-    height: meta.height ?? 0,
-    channels: meta.channels ?? 4,
-    depth: meta.depth ?? 'double',
-    progressive: meta.isProgressive === true,
-    chromaSubsampling: meta.chromaSubsampling,
-  });
+function refuseIfNeverFits(header: DecodeHeader): DecodeEstimate {
+  const estimate = estimateDecodeBytes(header);
   if (!gate.fits(estimate.bytes)) {
     const need = Math.ceil(estimate.bytes / MB).toLocaleString('en-US');
     const budget = Math.floor(gate.limits.memoryBytes / MB).toLocaleString('en-US');
+    const advice =
+      header.format === 'heic'
+        ? 'Saved as a JPEG, or at a lower resolution, it decodes in far less'
+        : estimate.whole
+          ? 'Saved as a baseline JPEG or a non-interlaced PNG, it decodes in far less'
+          : 'A smaller version can be uploaded';
     throw new ImageRejectedError({
       reason: 'too_many_pixels',
       detail:
-        `is ${estimate.kind} of ${meta.width}×${meta.height} pixels: decoding it needs about ${need} MB of memory, ` +
-        `more than the ${budget} MB this server decodes with. ` +
-        (estimate.whole
-          ? 'Saved as a baseline JPEG or a non-interlaced PNG, it decodes in far less'
-          : 'A smaller version can be uploaded'),
+        `is ${estimate.kind} of ${header.width}×${header.height} pixels: decoding it needs about ${need} MB of memory, ` +
+        `more than the ${budget} MB this server decodes with. ${advice}`,
     });
   }
   return estimate;
@@ -189,7 +249,7 @@ function refuseIfNeverFits(meta: sharp.Metadata): DecodeEstimate {
  * EXIF DateTimeOriginal (or CreateDate). EXIF stores wall-clock time without a zone unless
  * OffsetTimeOriginal says; without one it is read as UTC, so the same file sorts the same on every server.
  */
-async function readTakenAt(file: string): Promise<number | undefined> {
+async function readTakenAt(file: string | Buffer): Promise<number | undefined> {
   try {
     const tags = (await exifr.parse(file, {
       pick: ['DateTimeOriginal', 'CreateDate', 'OffsetTimeOriginal'],

@@ -41,6 +41,17 @@ describe('decode memory estimate', () => {
     for (const [over, growth] of measured) expect(mb(over), JSON.stringify(over)).toBeGreaterThan(growth);
   });
 
+  test('HEIC (libheif in WebAssembly, in a worker) stays above the peaks measured at 12 and 48 MP', () => {
+    const heic = (width: number, height: number, fileBytes: number, depth = 'uchar') =>
+      mb({ format: 'heic', width, height, channels: 4, depth, fileBytes });
+    // Peak RSS growth of makeDerivatives in a fresh process (docs/BENCHMARKS.md, HEIC).
+    expect(heic(4032, 3024, 895_554)).toBeGreaterThan(164);
+    expect(heic(8000, 6000, 62_501)).toBeGreaterThan(555);
+    // 10-bit YUV planes take twice the bytes of 8-bit ones.
+    expect(heic(4032, 3024, 0, 'ushort')).toBeGreaterThan(heic(4032, 3024, 0));
+    expect(estimateDecodeBytes(header({ format: 'heic', channels: 4 })).kind).toBe('an 8-bit HEIC image');
+  });
+
   test('streaming decoders are bounded by a window of lines, not by the image', () => {
     expect(estimateDecodeBytes(header({})).whole).toBe(false);
     // Twice the height, same width: the same window.

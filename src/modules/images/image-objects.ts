@@ -23,9 +23,26 @@ export const variantSize = (row: ImageRow, variant: Variant): number =>
 export const contentTypeOf = (row: ImageRow, variant: Variant): string =>
   variant === 'original' ? row.media_type : DERIVATIVE_TYPE;
 
-/** The name a variant is saved under: the original's own, or `<name>-<variant>.webp`. */
+/**
+ * The name a variant is saved under: the original's own, or `<name>-<variant>.webp`. A HEIF original
+ * always ends in .heic/.heif (some apps hand over `IMG_0001.jpg` or no extension for one): a
+ * photo app opening the download decides by that name.
+ */
 export const variantFilename = (row: ImageRow, variant: Variant): string =>
-  variant === 'original' ? row.filename : `${row.filename.replace(/\.[^.]*$/, '')}-${variant}.webp`;
+  variant === 'original' ? originalFilename(row) : `${row.filename.replace(/\.[^.]*$/, '')}-${variant}.webp`;
+
+const HEIF_EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/heic': '.heic',
+  'image/heic-sequence': '.heic',
+  'image/heif': '.heif',
+  'image/heif-sequence': '.heif',
+};
+
+function originalFilename(row: ImageRow): string {
+  const extension = HEIF_EXTENSIONS[row.media_type];
+  if (!extension || /\.(heic|heif|hif|heics|heifs)$/i.test(row.filename)) return row.filename;
+  return `${row.filename.replace(/\.[a-z0-9]{1,5}$/i, '')}${extension}`;
+}
 
 /** One storage event for each of an image's three objects. */
 export const objectEvents = (

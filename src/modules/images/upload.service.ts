@@ -374,7 +374,7 @@ function rejectionError(filename: string, error: ImageRejectedError): AppError {
     return new AppError(
       'unsupported_media_type',
       415,
-      `"${filename}" ${detail}. Pixa accepts JPEG, PNG, WebP, GIF, AVIF and TIFF images.`,
+      `"${filename}" ${detail}. Pixa accepts JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF and TIFF images.`,
     );
   }
   if (reason === 'too_many_pixels') return new AppError('image_too_large', 413, `"${filename}" ${detail}.`);
