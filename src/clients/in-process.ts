@@ -1,3 +1,4 @@
+import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
@@ -8,8 +9,8 @@ import type { AuthClient, StorageClient, UsageClient } from './clients.js';
 export const inProcessAuth = (auth: AuthService): AuthClient => auth;
 
 /** The storage service called in process. */
-export function inProcessStorage(images: ImageService, store: ObjectStore): StorageClient {
-  return { ...images, checkReady: () => store.ping() };
+export function inProcessStorage(images: ImageService, albums: AlbumService, store: ObjectStore): StorageClient {
+  return { ...images, ...albums, checkReady: () => store.ping() };
 }
 
 export const inProcessUsage = (usage: UsageService): UsageClient => usage;
