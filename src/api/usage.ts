@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 
 export const StorageUsageSchema = Type.Object({
   usedBytes: Type.Integer(),
+  reservedBytes: Type.Integer({ description: 'Held for resumable uploads in progress; counts against the quota' }),
   quotaBytes: Type.Integer({ description: '0 = unlimited' }),
 });
 export type StorageUsage = Static<typeof StorageUsageSchema>;
@@ -11,6 +12,7 @@ export const TransferUsageSchema = Type.Object({
   inBytes: Type.Integer(),
   outBytes: Type.Integer(),
   usedBytes: Type.Integer(),
+  reservedBytes: Type.Integer({ description: 'Held for resumable uploads created today; counts against the quota' }),
   quotaBytes: Type.Integer({ description: '0 = unlimited' }),
   resetsAt: Type.String({ format: 'date-time' }),
 });

@@ -53,12 +53,13 @@ describe('usage', () => {
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      storage: { usedBytes: 0, quotaBytes: 1 * MB },
+      storage: { usedBytes: 0, reservedBytes: 0, quotaBytes: 1 * MB },
       transfer: {
         day: new Date(START).toISOString().slice(0, 10),
         inBytes: 0,
         outBytes: 0,
         usedBytes: 0,
+        reservedBytes: 0,
         quotaBytes: 1 * MB,
         resetsAt: new Date(Math.floor(START / DAY) * DAY + DAY).toISOString(),
       },
@@ -167,7 +168,7 @@ describe('storage quota', () => {
     expect(full.status).toBe(429);
     expect(full.body.error.code).toBe('storage_quota_exceeded');
     expect(afterDelete.status).toBe(201);
-    expect((await server.client.usage(token)).body.storage).toEqual({ usedBytes: exactSize, quotaBytes: exactSize });
+    expect((await server.client.usage(token)).body.storage).toEqual({ usedBytes: exactSize, reservedBytes: 0, quotaBytes: exactSize });
     await expectConsistent(userId);
   });
 

@@ -36,6 +36,7 @@ function userRow(overrides: Partial<users.UserRow> = {}): users.UserRow {
     storage_quota_bytes: null,
     daily_transfer_bytes: null,
     storage_used_bytes: 0,
+    storage_reserved_bytes: 0,
     created_at: NOW,
     ...overrides,
   };
