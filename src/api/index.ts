@@ -10,4 +10,5 @@ export * from './errors.js';
 export * from './images.js';
 export * from './internal.js';
 export * from './legacy.js';
+export * from './uploads.js';
 export * from './usage.js';

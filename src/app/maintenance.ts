@@ -8,6 +8,7 @@ import { pingDatabase } from '../db/ping.js';
 import type { ReadinessCheck } from '../http/probes.js';
 import { assertFreeSpace, type WatchedDirs } from '../modules/images/disk-space.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
+import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
 import { rollUpEvents } from '../modules/usage/event-rollup.js';
 import { removeStaleStagingFiles } from '../modules/images/upload-staging.js';
 import { fileUrlPath } from '../storage/create-store.js';
@@ -34,7 +35,13 @@ export function watchedDirs(config: Readonly<Config>): WatchedDirs {
   return dirs;
 }
 
-export function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
+export function scheduleSweeps(
+  config: Readonly<Config>,
+  database: Database,
+  store: ObjectStore,
+  logger: Logger,
+  uploads: ResumableUploadService,
+) {
   if (config.sweepIntervalSeconds === 0) return undefined;
   const windowMs = sweepSafetyWindowMs(config.requestTimeoutMs);
   const timer = setInterval(() => {
@@ -48,6 +55,12 @@ export function scheduleSweeps(config: Readonly<Config>, database: Database, sto
         }
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'storage sweep failed'));
+    uploads
+      .sweepExpired(windowMs)
+      .then((removed) => {
+        if (removed > 0) logger.info({ removed }, 'expired resumable uploads removed');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'sweeping expired uploads failed'));
     rollUpEvents(database.db, database.dialect, { retentionDays: config.eventRetentionDays })
       .then((rolled) => {
         if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');

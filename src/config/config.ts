@@ -102,6 +102,7 @@ function toConfig(env: Env, problems: string[]) {
     logFile: env.PIXA_LOG_FILE,
     logMaxBytes: Math.round(env.PIXA_LOG_MAX_MB * MB),
     sweepIntervalSeconds: Math.round(env.PIXA_SWEEP_INTERVAL_MINUTES * 60),
+    uploadExpiryMs: Math.round(env.PIXA_UPLOAD_EXPIRY_HOURS * 3_600_000),
     eventRetentionDays: env.PIXA_EVENT_RETENTION_DAYS,
     stagingBytes: Math.round(env.PIXA_STAGING_MB * MB),
     uploadsPerAccount: env.PIXA_UPLOADS_PER_ACCOUNT,
