@@ -15,6 +15,7 @@ import { authRoutes } from '../services/gateway/auth.routes.js';
 import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
 import { imageRoutes } from '../services/gateway/image.routes.js';
 import { legacyRoutes } from '../services/gateway/legacy.routes.js';
+import { uploadRoutes } from '../services/gateway/upload.routes.js';
 import { usageRoutes } from '../services/gateway/usage.routes.js';
 import { registerUploads } from './uploads.js';
 
@@ -53,6 +54,7 @@ export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAp
   await app.register(authRoutes, gateway);
   await app.register(imageRoutes, gateway);
   await app.register(usageRoutes, gateway);
+  await app.register(uploadRoutes, { ...gateway, uploads: clients.uploads });
   await app.register(legacyRoutes, gateway);
   await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
   return app;

@@ -168,7 +168,11 @@ describe('storage quota', () => {
     expect(full.status).toBe(429);
     expect(full.body.error.code).toBe('storage_quota_exceeded');
     expect(afterDelete.status).toBe(201);
-    expect((await server.client.usage(token)).body.storage).toEqual({ usedBytes: exactSize, reservedBytes: 0, quotaBytes: exactSize });
+    expect((await server.client.usage(token)).body.storage).toEqual({
+      usedBytes: exactSize,
+      reservedBytes: 0,
+      quotaBytes: exactSize,
+    });
     await expectConsistent(userId);
   });
 

@@ -47,7 +47,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('bytes', 'bigint', (c) => c.notNull())
     .addColumn('object_key', 'varchar(200)', (c) => c.notNull())
     .addPrimaryKeyConstraint('upload_parts_pk', ['upload_id', 'start'])
-    .addForeignKeyConstraint('upload_parts_upload_fk', ['upload_id'], 'uploads', ['id'], (fk) => fk.onDelete('cascade'));
+    .addForeignKeyConstraint('upload_parts_upload_fk', ['upload_id'], 'uploads', ['id'], (fk) =>
+      fk.onDelete('cascade'),
+    );
   await (mysql ? parts.modifyEnd(options) : parts).execute();
 }
 

@@ -78,7 +78,6 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
   const { db, dialect, store, quotas, tmpDir } = deps;
   const now = deps.now ?? Date.now;
   const toDto = imageDtoMapper(deps.signer);
-  const forUpdate = dialect !== 'sqlite';
 
   async function ownUpload(userId: string, id: string): Promise<repo.UploadRow> {
     const row = await repo.findUpload(db, userId, id);
@@ -105,13 +104,15 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
     return status;
   }
 
-  /** Gives back what the upload still holds and forgets it, inside the caller's transaction. */
-  async function releaseHolds(trx: Executor, id: string): Promise<void> {
-    const row = await repo.lockUpload(trx, id, forUpdate);
-    if (!row) return;
+  /** Gives back what the upload (as read in `row`) holds, once, inside the caller's transaction. */
+  async function releaseHolds(trx: Executor, row: repo.UploadRow): Promise<void> {
+    if (!(await repo.clearReservation(trx, row))) return;
+    await giveBack(trx, row);
+  }
+
+  async function giveBack(trx: Executor, row: repo.UploadRow): Promise<void> {
     await releaseHeldStorage(trx, row.owner_id, row.reserved_storage);
     await releaseHeldTransfer(trx, row.owner_id, row.reserved_day, row.reserved_transfer);
-    await repo.clearReservation(trx, id);
   }
 
   async function removeParts(parts: repo.UploadPartRow[]): Promise<void> {
@@ -120,13 +121,14 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
 
   /** Ends an upload for good: its row (with what it held) in one transaction, then its bytes. */
   async function discard(id: string, onlyIfExpired: boolean): Promise<boolean> {
+    const row = await repo.findUploadById(db, id);
+    if (!row) return false;
     const parts = await repo.listParts(db, id);
+    // Removed only as read: one request on one replica removes it and gives back what it held.
     const removed = await inTransaction(db, async (trx) => {
-      const row = await repo.lockUpload(trx, id, forUpdate);
-      if (!row) return false;
-      if (onlyIfExpired && row.expires_at >= now()) return false;
-      await releaseHolds(trx, id);
-      return repo.deleteUpload(trx, id);
+      if (!(await repo.deleteUpload(trx, row, onlyIfExpired ? now() : undefined))) return false;
+      await giveBack(trx, row);
+      return true;
     });
     if (removed) await removeParts(parts);
     return removed;
@@ -149,7 +151,7 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
         (async function* () {
           yield file;
         })(),
-        { inCommit: (trx) => releaseHolds(trx, row.id) },
+        { inCommit: (trx) => releaseHolds(trx, row) },
       );
       outcome = { state: 'done', result: JSON.stringify(image) };
     } catch (error) {
@@ -160,7 +162,7 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
         await repo.setOutcome(db, row.id, { state: 'open', result: null, at: now() });
         throw error;
       }
-      await inTransaction(db, (trx) => releaseHolds(trx, row.id));
+      await inTransaction(db, (trx) => releaseHolds(trx, row));
       const refusal: UploadRefusal = { status, code: error.code, message: error.message };
       outcome = { state: 'refused', result: JSON.stringify(refusal) };
     }

@@ -35,10 +35,8 @@ export async function findUpload(db: Executor, ownerId: string, id: string): Pro
   return row && toUploadRow(row);
 }
 
-/** The upload, read for update inside a transaction (a plain read on SQLite, which has one writer). */
-export async function lockUpload(db: Executor, id: string, forUpdate: boolean): Promise<UploadRow | undefined> {
-  const query = db.selectFrom('uploads').selectAll().where('id', '=', id);
-  const row = await (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+export async function findUploadById(db: Executor, id: string): Promise<UploadRow | undefined> {
+  const row = await db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toUploadRow(row);
 }
 
@@ -47,12 +45,7 @@ export async function lockUpload(db: Executor, id: string, forUpdate: boolean): 
  * open at `start` (another request may have appended or ended it meanwhile), and adds the part's row.
  * Returns false, with nothing written, when the offset had moved.
  */
-export async function appendPart(
-  db: Executor,
-  part: UploadPartRow,
-  at: number,
-  expiresAt: number,
-): Promise<boolean> {
+export async function appendPart(db: Executor, part: UploadPartRow, at: number, expiresAt: number): Promise<boolean> {
   const result = await db
     .updateTable('uploads')
     .set({ received_bytes: part.start + part.bytes, updated_at: at, expires_at: expiresAt })
@@ -109,16 +102,39 @@ export async function setOutcome(
     .execute();
 }
 
-/** Forgets what the upload reserved, once it has been given back. */
-export async function clearReservation(db: Executor, id: string): Promise<void> {
-  await db.updateTable('uploads').set({ reserved_storage: 0, reserved_transfer: 0 }).where('id', '=', id).execute();
+/**
+ * Forgets what the upload reserved, if it still holds what `row` says (a reservation only ever goes
+ * to zero): true for the one request that takes it, which then gives it back. A write first, so that
+ * SQLite takes its write lock before anything is read.
+ */
+export async function clearReservation(db: Executor, row: UploadRow): Promise<boolean> {
+  if (row.reserved_storage === 0 && row.reserved_transfer === 0) return false;
+  const result = await db
+    .updateTable('uploads')
+    .set({ reserved_storage: 0, reserved_transfer: 0 })
+    .where('id', '=', row.id)
+    .where('reserved_storage', '=', row.reserved_storage)
+    .where('reserved_transfer', '=', row.reserved_transfer)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
-/** Removes the upload's row (its parts' rows go with it); false when another request removed it first. */
-export async function deleteUpload(db: Executor, id: string): Promise<boolean> {
-  await deleteParts(db, id);
-  const result = await db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+/**
+ * Removes the upload's row and its parts' rows, if it still holds what `row` says and (with
+ * `expiredBefore`) has expired: false when another request changed or removed it first.
+ */
+export async function deleteUpload(db: Executor, row: UploadRow, expiredBefore?: number): Promise<boolean> {
+  let query = db
+    .deleteFrom('uploads')
+    .where('id', '=', row.id)
+    .where('reserved_storage', '=', row.reserved_storage)
+    .where('reserved_transfer', '=', row.reserved_transfer)
+    .where('state', '<>', 'processing');
+  if (expiredBefore !== undefined) query = query.where('expires_at', '<', expiredBefore);
+  const result = await query.executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) return false;
+  await deleteParts(db, row.id);
+  return true;
 }
 
 /** Ids of uploads past their expiry, oldest first. */
