@@ -200,3 +200,6 @@ function legacyMysqlUrl(env: Env): string | undefined {
   const hostPort = env.PIX_DB_HOST.includes(':') ? env.PIX_DB_HOST : `${env.PIX_DB_HOST}:3306`;
   return `mysql://${user}${password}@${hostPort}/${database}`;
 }
+
+/** `pixa import`'s password, when given in PIXA_PASSWORD (a client's setting, not the server's). */
+export const importPassword = (): string | undefined => process.env.PIXA_PASSWORD || undefined;
