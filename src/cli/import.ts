@@ -36,6 +36,8 @@ export interface ImportSummary {
   refused: { file: string; reason: string }[];
   failed: { file: string; reason: string }[];
   skipped: string[];
+  /** Bytes sent in PATCH requests this run (a resumed file sends only what the server lacked). */
+  bytesSent: number;
   /** Set when the server refused for a quota: nothing more was sent. */
   quotaStop?: string;
 }
@@ -46,6 +48,8 @@ interface Remembered {
   sha256: string;
   /** The upload URL of a file whose upload started but did not finish. */
   location?: string;
+  /** Why the server refused these bytes: not sent again while the file stays the same. */
+  refused?: string;
 }
 
 interface FileEntry {
@@ -64,7 +68,7 @@ class QuotaStop extends Error {}
  * unfinished. Returns the summary; the exit code is 0 only when nothing failed.
  */
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
-  const summary: ImportSummary = { uploaded: [], alreadyThere: [], refused: [], failed: [], skipped: [] };
+  const summary: ImportSummary = { uploaded: [], alreadyThere: [], refused: [], failed: [], skipped: [], bytesSent: 0 };
   const base = options.server.replace(/\/+$/, '');
   const root = path.resolve(options.folder);
   const statePath = path.join(root, STATE_FILE);
@@ -107,7 +111,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const seen = new Set<string>();
   const toSend: FileEntry[] = [];
   for (const file of files) {
+    const refused = state[file.relative]?.refused;
     if (known.has(file.sha256!) || seen.has(file.sha256!)) summary.alreadyThere.push(file.relative);
+    else if (refused) summary.refused.push({ file: file.relative, reason: refused });
     else toSend.push(file);
     seen.add(file.sha256!);
   }
@@ -132,12 +138,17 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   async function worker(): Promise<void> {
     for (let file = queue.shift(); file && !summary.quotaStop; file = queue.shift()) {
       try {
-        const outcome = await sendFile(base, token, file, state[file.relative]!, save, chunkBytes, (n) =>
-          sendMeter.bytes(n),
-        );
+        const remembered = state[file.relative]!;
+        const outcome = await sendFile(base, token, file, remembered, save, chunkBytes, (n) => {
+          summary.bytesSent += n;
+          sendMeter.bytes(n);
+        });
         if (outcome.kind === 'uploaded') summary.uploaded.push(file.relative);
         else if (outcome.kind === 'already') summary.alreadyThere.push(file.relative);
-        else summary.refused.push({ file: file.relative, reason: outcome.reason });
+        else {
+          summary.refused.push({ file: file.relative, reason: outcome.reason });
+          remembered.refused = outcome.reason;
+        }
       } catch (error) {
         if (error instanceof QuotaStop) {
           summary.quotaStop ??= error.message;
