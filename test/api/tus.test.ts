@@ -386,3 +386,28 @@ describe.skipIf(EMBEDDED_ONLY)('tus uploads across replicas and time', () => {
     expect(parts.filter((key) => key.includes(location.split('/').pop()!))).toEqual([]);
   });
 });
+
+describe('tus uploads with tus-js-client', () => {
+  it('tus › the reference client › sends the file in chunks and it becomes an image', async () => {
+    const { Upload } = await import('tus-js-client');
+    const { token } = await signedUpUser(server.client);
+    const data = await photo();
+
+    const location = await new Promise<string>((resolve, reject) => {
+      const upload = new Upload(data, {
+        endpoint: new URL('/api/v1/uploads', server.url).toString(),
+        headers: { authorization: `Bearer ${token}` },
+        metadata: { filename: 'from-tus-js-client.jpg' },
+        chunkSize: 100 * 1024,
+        retryDelays: [],
+        onError: reject,
+        onSuccess: () => resolve(new URL(upload.url!).pathname),
+      });
+      upload.start();
+    });
+
+    const result = await tus(server.url, token).result(location);
+    expect(result.status).toBe(200);
+    expect(await result.json()).toMatchObject({ filename: 'from-tus-js-client.jpg', size: data.length });
+  });
+});
