@@ -125,7 +125,12 @@ export async function resumable(ctx) {
     let sent = await sendFrom(server.url, token, resumedAt, data.subarray(0, half - CHUNK / 2), 0);
     await cutPatch(server.url, token, resumedAt, half - CHUNK / 2, data, CHUNK);
     sent += CHUNK;
-    const offset = await headOffset(server.url, token, resumedAt);
+    // As a client does after a failure: ask where the upload stands until the cut request has stored
+    // what it received (a few tries), then send from there.
+    let offset = await headOffset(server.url, token, resumedAt);
+    for (let tries = 0; tries < 30 && offset <= half - CHUNK / 2; tries++) {
+      offset = await headOffset(server.url, token, resumedAt);
+    }
     sent += await sendFrom(server.url, token, resumedAt, data, offset);
     figures.resentBytes = sent - SIZE;
     figures.cutOffset = offset;
