@@ -84,6 +84,24 @@ async function sendAll(client: ReturnType<typeof tus>, location: string, bytes: 
 }
 
 describe('tus uploads', () => {
+  it('tus › OpenAPI › documents the upload routes and the hash check', async () => {
+    const doc = (await (await fetch(new URL('/api/openapi.json', server.url))).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/uploads',
+        'PATCH /api/v1/uploads/{id}',
+        'DELETE /api/v1/uploads/{id}',
+        'GET /api/v1/uploads/{id}/result',
+        'POST /api/v1/images/check',
+      ]),
+    );
+  });
+
   it('tus › OPTIONS › names the version, the extensions, sha256 checksums and the size limit', async () => {
     const res = await fetch(new URL('/api/v1/uploads', server.url), { method: 'OPTIONS' });
 
