@@ -362,6 +362,12 @@ describe('tus uploads', () => {
 
     expect(mine.body.known).toEqual([sha256(data)]);
     expect(theirs.body.known).toEqual([]);
+    const full = await server.client.request<{ known: string[] }>('POST', '/api/v1/images/check', {
+      token: owner.token,
+      json: { sha256: [...Array.from({ length: 4999 }, (_, i) => i.toString(16).padStart(64, '0')), sha256(data)] },
+    });
+    expect(full.status).toBe(200);
+    expect(full.body.known).toEqual([sha256(data)]);
     const tooMany = await server.client.request('POST', '/api/v1/images/check', {
       token: owner.token,
       json: { sha256: Array.from({ length: 5001 }, () => 'ab'.repeat(32)) },

@@ -39,7 +39,11 @@ export async function storageUploadRoutes(
     uploads.result(request.params.userId, request.params.uploadId),
   );
 
-  internalRoute(app, routes.knownHashes, async (request) => ({
-    known: await uploads.knownHashes(request.params.userId, request.body.sha256),
-  }));
+  internalRoute(
+    app,
+    routes.knownHashes,
+    async (request) => ({ known: await uploads.knownHashes(request.params.userId, request.body.sha256) }),
+    // 5,000 hashes of 64 digits in JSON, as the public route takes them.
+    { bodyLimit: 512 * 1024 },
+  );
 }
