@@ -19,10 +19,11 @@ import { heic } from './sections/heic.js';
 import { ingest } from './sections/ingest.js';
 import { listing } from './sections/listing.js';
 import { memory } from './sections/memory.js';
+import { resumable } from './sections/resumable.js';
 import { serving } from './sections/serving.js';
 import { usage } from './sections/usage.js';
 
-const SECTIONS = { ingest, heic, serving, listing, usage, memory, backends };
+const SECTIONS = { ingest, heic, serving, listing, usage, memory, backends, resumable };
 
 const HELP = `Usage: npm run bench -- [options]
 

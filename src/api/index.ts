@@ -12,4 +12,5 @@ export * from './images.js';
 export * from './internal.js';
 export * from './legacy.js';
 export * from './trash.js';
+export * from './uploads.js';
 export * from './usage.js';

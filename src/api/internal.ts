@@ -8,10 +8,18 @@ import {
   ImagePageSchema,
   ImageSchema,
   PageQuerySchema,
+  UploadedImageSchema,
   UploadResultSchema,
   VariantSchema,
 } from './images.js';
 import { EmptiedSchema, RestoredSchema, TrashPageSchema } from './trash.js';
+import {
+  CreatedUploadSchema,
+  CreateUploadSchema,
+  HashCheckResultSchema,
+  HashCheckSchema,
+  UploadStatusSchema,
+} from './uploads.js';
 import { StorageUsageSchema, TransferUsageSchema } from './usage.js';
 
 /**
@@ -48,6 +56,7 @@ const Password = Type.String({ maxLength: 1024 });
 export const UserParamsSchema = Type.Object({ userId: Id });
 export const ImageParamsSchema = Type.Object({ userId: Id, imageId: Id });
 export const AlbumParamsSchema = Type.Object({ userId: Id, albumId: Id });
+export const UploadParamsSchema = Type.Object({ userId: Id, uploadId: Id });
 export const VariantParamsSchema = Type.Object({
   userId: Id,
   imageId: Id,
@@ -247,6 +256,57 @@ export const internalRoutes = {
     status: 200,
     response: Type.Unknown({ description: 'The bytes of the variant' }),
     stream: true,
+  }),
+
+  // Resumable uploads, on the storage service.
+  createUpload: route({
+    method: 'POST',
+    url: '/internal/users/:userId/uploads',
+    params: UserParamsSchema,
+    body: CreateUploadSchema,
+    status: 201,
+    response: CreatedUploadSchema,
+  }),
+  uploadStatus: route({
+    method: 'GET',
+    url: '/internal/users/:userId/uploads/:uploadId',
+    params: UploadParamsSchema,
+    status: 200,
+    response: UploadStatusSchema,
+  }),
+  /** The body is the PATCH's bytes (application/offset+octet-stream), streamed through. */
+  appendUpload: route({
+    method: 'POST',
+    url: '/internal/users/:userId/uploads/:uploadId/bytes',
+    params: UploadParamsSchema,
+    querystring: Type.Object({
+      offset: Type.Integer({ minimum: 0 }),
+      checksum: Type.Optional(Type.String({ maxLength: 100 })),
+    }),
+    status: 200,
+    response: UploadStatusSchema,
+  }),
+  terminateUpload: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/uploads/:uploadId',
+    params: UploadParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  uploadResult: route({
+    method: 'GET',
+    url: '/internal/users/:userId/uploads/:uploadId/result',
+    params: UploadParamsSchema,
+    status: 200,
+    response: UploadedImageSchema,
+  }),
+  knownHashes: route({
+    method: 'POST',
+    url: '/internal/users/:userId/images/check',
+    params: UserParamsSchema,
+    body: HashCheckSchema,
+    status: 200,
+    response: HashCheckResultSchema,
   }),
 
   // The storage monitor and the usage monitor.

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 
 export const StorageUsageSchema = Type.Object({
   usedBytes: Type.Integer(),
+  reservedBytes: Type.Integer({ description: 'Held for resumable uploads in progress; counts against the quota' }),
   quotaBytes: Type.Integer({ description: '0 = unlimited' }),
   trashBytes: Type.Integer({ description: 'Of usedBytes, what photos in the trash take until they are purged.' }),
 });
@@ -12,6 +13,7 @@ export const TransferUsageSchema = Type.Object({
   inBytes: Type.Integer(),
   outBytes: Type.Integer(),
   usedBytes: Type.Integer(),
+  reservedBytes: Type.Integer({ description: 'Held for resumable uploads created today; counts against the quota' }),
   quotaBytes: Type.Integer({ description: '0 = unlimited' }),
   resetsAt: Type.String({ format: 'date-time' }),
 });

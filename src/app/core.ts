@@ -16,9 +16,13 @@ import { createLoginThrottle } from '../modules/auth/login-throttle.js';
 import { createTokenSigner } from '../modules/auth/token.js';
 import { createImageService, type ImageService } from '../modules/images/image.service.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from '../modules/images/media-url.js';
-import { sweepSafetyWindowMs } from '../modules/images/sweeper.js';
+import { sweepSafetyWindowMs, UPLOAD_PROCESSING_GRACE_MS } from '../modules/images/sweeper.js';
 import { createEventBatcher } from '../modules/usage/event-batcher.js';
 import { createStagingBudget, removeStaleStagingFiles } from '../modules/images/upload-staging.js';
+import {
+  createResumableUploadService,
+  type ResumableUploadService,
+} from '../modules/uploads/resumable-upload.service.js';
 import { createUsageService, type UsageService } from '../modules/usage/usage.service.js';
 import { withSmallObjectCache } from '../storage/cached-store.js';
 import { createObjectStore } from '../storage/create-store.js';
@@ -33,6 +37,8 @@ export interface PixaCore {
   images: ImageService;
   albums: AlbumService;
   usage: UsageService;
+  /** Resumable (tus) uploads: their state, reservations and completion through the image pipeline. */
+  uploads: ResumableUploadService;
   mediaUrls: MediaUrlSigner;
   logger: Logger;
   close(): Promise<void>;
@@ -77,12 +83,43 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     });
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
+    const images = createImageService({
+      db: database.db,
+      dialect: database.dialect,
+      store,
+      signer: mediaUrls,
+      quotas,
+      maxPixels: config.maxPixels,
+      tmpDir,
+      stagingBudget: createStagingBudget(config.stagingBytes),
+      uploadsPerAccount: config.uploadsPerAccount,
+      requestTimeoutMs: config.requestTimeoutMs,
+      thumbnailEvents,
+      trashDays: config.trashDays,
+      onUsageError: (error, event) =>
+        logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
+      now: options.now,
+    });
     return {
       config,
       database,
       store,
       mediaUrls,
       logger,
+      images,
+      uploads: createResumableUploadService({
+        db: database.db,
+        dialect: database.dialect,
+        store,
+        signer: mediaUrls,
+        quotas,
+        images,
+        tmpDir,
+        maxUploadBytes: config.maxUploadBytes,
+        expiryMs: config.uploadExpiryMs,
+        processingTimeoutMs: config.requestTimeoutMs + UPLOAD_PROCESSING_GRACE_MS,
+        now: options.now,
+      }),
       auth: createAuthService({
         db: database.db,
         signer: createTokenSigner(secret, config.authAlgorithm),
@@ -90,23 +127,6 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         devices: createDeviceKeys(secret),
         tokenTtlSeconds: config.tokenTtlSeconds,
         signupPerHour: config.signupPerHour,
-        now: options.now,
-      }),
-      images: createImageService({
-        db: database.db,
-        dialect: database.dialect,
-        store,
-        signer: mediaUrls,
-        quotas,
-        maxPixels: config.maxPixels,
-        tmpDir,
-        stagingBudget: createStagingBudget(config.stagingBytes),
-        uploadsPerAccount: config.uploadsPerAccount,
-        requestTimeoutMs: config.requestTimeoutMs,
-        thumbnailEvents,
-        trashDays: config.trashDays,
-        onUsageError: (error, event) =>
-          logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
         now: options.now,
       }),
       albums: createAlbumService({ db: database.db, dialect: database.dialect, signer: mediaUrls, now: options.now }),

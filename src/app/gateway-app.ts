@@ -17,6 +17,7 @@ import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
 import { imageRoutes } from '../services/gateway/image.routes.js';
 import { legacyRoutes } from '../services/gateway/legacy.routes.js';
 import { trashRoutes } from '../services/gateway/trash.routes.js';
+import { uploadRoutes } from '../services/gateway/upload.routes.js';
 import { usageRoutes } from '../services/gateway/usage.routes.js';
 import { registerUploads } from './uploads.js';
 
@@ -57,6 +58,7 @@ export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAp
   await app.register(albumRoutes, gateway);
   await app.register(trashRoutes, gateway);
   await app.register(usageRoutes, gateway);
+  await app.register(uploadRoutes, { ...gateway, uploads: clients.uploads });
   await app.register(legacyRoutes, gateway);
   await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
   return app;

@@ -13,6 +13,7 @@ import { storageMonitorRoutes } from '../services/storage-monitor/storage-monito
 import { instrumentImages } from '../services/storage/instrumented-images.js';
 import { storageMediaLane } from '../services/storage/media-lane.js';
 import { storageServiceRoutes } from '../services/storage/storage.routes.js';
+import { storageUploadRoutes } from '../services/storage/upload.routes.js';
 import { usageMonitorRoutes } from '../services/usage-monitor/usage-monitor.routes.js';
 import type { PixaCore } from './core.js';
 import { dependencyChecks, watchedDirs } from './maintenance.js';
@@ -53,6 +54,7 @@ export async function createInternalApp(
         store: core.store,
         maxUploadBytes: config.maxUploadBytes,
       });
+      await app.register(storageUploadRoutes, { uploads: core.uploads });
       break;
     }
     case 'storage-monitor':

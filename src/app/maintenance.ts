@@ -9,6 +9,7 @@ import type { ReadinessCheck } from '../http/probes.js';
 import { assertFreeSpace, type WatchedDirs } from '../modules/images/disk-space.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
 import type { TrashPurge } from '../modules/images/trash.service.js';
+import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
 import { rollUpEvents } from '../modules/usage/event-rollup.js';
 import { removeStaleStagingFiles } from '../modules/images/upload-staging.js';
 import { fileUrlPath } from '../storage/create-store.js';
@@ -37,8 +38,9 @@ export function watchedDirs(config: Readonly<Config>): WatchedDirs {
 
 /**
  * The periodic sweeps of a process that holds images: staging leftovers, orphaned objects, old events
- * rolled up, and photos past their time in the trash deleted for good (safe on every replica at once:
- * each photo's storage is freed by the one replica whose delete took its row).
+ * rolled up, photos past their time in the trash deleted for good, and resumable uploads past their
+ * expiry removed with their holds. Each is safe on every replica at once: a photo's storage, or an
+ * upload's hold, is freed by the one replica whose delete took its row.
  */
 export function scheduleSweeps(
   config: Readonly<Config>,
@@ -46,6 +48,7 @@ export function scheduleSweeps(
   store: ObjectStore,
   logger: Logger,
   trash: TrashPurge,
+  uploads: ResumableUploadService,
 ) {
   if (config.sweepIntervalSeconds === 0) return undefined;
   const windowMs = sweepSafetyWindowMs(config.requestTimeoutMs);
@@ -60,6 +63,12 @@ export function scheduleSweeps(
         }
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'storage sweep failed'));
+    uploads
+      .sweepExpired(windowMs)
+      .then((removed) => {
+        if (removed > 0) logger.info({ removed }, 'expired resumable uploads removed');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'sweeping expired uploads failed'));
     rollUpEvents(database.db, database.dialect, { retentionDays: config.eventRetentionDays })
       .then((rolled) => {
         if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-import { ConfigError } from '../config/config.js';
+import { ConfigError, importPassword } from '../config/config.js';
 import { envMarkdownTable, envVarDocs } from '../config/env-schema.js';
 import { formatStartupError, StartupError } from '../lib/startup-errors.js';
 import { runAdminCommand } from './admin.js';
@@ -15,6 +15,9 @@ const USAGE = `Usage: pixa <command>
   user set-quota <name> [--storage-mb N|default] [--transfer-mb N|default]
   user delete <name>                    delete an account and all its images
   storage sweep                         remove stored objects that no image refers to
+  import <folder> --server <url> --user <name> [--concurrency 2] [--dry-run]
+                                        send a folder's photos (recursively) to a Pixa server, resumably;
+                                        password from PIXA_PASSWORD or asked; photos already there are not sent
   help env [--markdown]                 list the environment variables Pixa reads, with defaults
 
 Settings are environment variables (PIXA_*): \`pixa help env\` lists them.
@@ -43,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       await serve({ services: values.services });
       return -1; // keep running
     }
+    if (command === 'import') return await importCommand(rest, values);
     return await runAdminCommand(command, rest, values, USAGE);
   } catch (error) {
     if (error instanceof StartupError) {
@@ -57,6 +61,28 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+async function importCommand(rest: string[], values: ReturnType<typeof parseCommandLine>['values']): Promise<number> {
+  const [folder] = rest;
+  const concurrency = Number(values.concurrency ?? 2);
+  if (!folder || !values.server || !values.user || !Number.isInteger(concurrency) || concurrency < 1) {
+    process.stderr.write(`pixa: import needs a folder, --server <url> and --user <name>\n\n${USAGE}`);
+    return 2;
+  }
+  const { readPassword, runImport, formatSummary } = await import('./import.js');
+  const summary = await runImport({
+    folder,
+    server: values.server,
+    user: values.user,
+    password: await readPassword(importPassword(), values.user),
+    concurrency,
+    dryRun: values['dry-run'] ?? false,
+    progress: (line) => process.stderr.write(`${line}\n`),
+    print: (line) => process.stdout.write(`${line}\n`),
+  });
+  if (!values['dry-run']) process.stdout.write(formatSummary(summary));
+  return summary.failed.length === 0 ? 0 : 1;
+}
+
 function parseCommandLine(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -69,6 +95,10 @@ function parseCommandLine(argv: string[]) {
       'transfer-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       markdown: { type: 'boolean' },
+      server: { type: 'string' },
+      user: { type: 'string' },
+      concurrency: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
 }

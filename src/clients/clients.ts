@@ -1,6 +1,7 @@
 import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
+import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 
 /**
@@ -18,6 +19,9 @@ export interface StorageClient extends Omit<ImageService, 'removeAll' | 'purgeEx
   checkReady(): Promise<void>;
 }
 
+/** Resumable uploads, which the storage service keeps; sweeping them is the storage service's own. */
+export type UploadsClient = Omit<ResumableUploadService, 'sweepExpired'>;
+
 /** The storage monitor (storage usage) and the usage monitor (transfer usage) behind one interface. */
 export type UsageClient = UsageService;
 
@@ -26,6 +30,7 @@ export interface GatewayClients {
   auth: AuthClient;
   storage: StorageClient;
   usage: UsageClient;
+  uploads: UploadsClient;
   /** Readiness checks of the services these clients call, for the gateway's /readyz. */
   readiness: Record<string, () => Promise<unknown>>;
   close(): Promise<void>;

@@ -3,7 +3,8 @@ import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { AuthClient, StorageClient, UsageClient } from './clients.js';
+import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
+import type { AuthClient, StorageClient, UploadsClient, UsageClient } from './clients.js';
 
 /** The auth service called in process (embedded mode, and inside the auth service itself). */
 export const inProcessAuth = (auth: AuthService): AuthClient => auth;
@@ -14,3 +15,5 @@ export function inProcessStorage(images: ImageService, albums: AlbumService, sto
 }
 
 export const inProcessUsage = (usage: UsageService): UsageClient => usage;
+
+export const inProcessUploads = (uploads: ResumableUploadService): UploadsClient => uploads;

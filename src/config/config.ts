@@ -102,6 +102,7 @@ function toConfig(env: Env, problems: string[]) {
     logFile: env.PIXA_LOG_FILE,
     logMaxBytes: Math.round(env.PIXA_LOG_MAX_MB * MB),
     sweepIntervalSeconds: Math.round(env.PIXA_SWEEP_INTERVAL_MINUTES * 60),
+    uploadExpiryMs: Math.round(env.PIXA_UPLOAD_EXPIRY_HOURS * 3_600_000),
     eventRetentionDays: env.PIXA_EVENT_RETENTION_DAYS,
     trashDays: env.PIXA_TRASH_DAYS,
     stagingBytes: Math.round(env.PIXA_STAGING_MB * MB),
@@ -200,3 +201,6 @@ function legacyMysqlUrl(env: Env): string | undefined {
   const hostPort = env.PIX_DB_HOST.includes(':') ? env.PIX_DB_HOST : `${env.PIX_DB_HOST}:3306`;
   return `mysql://${user}${password}@${hostPort}/${database}`;
 }
+
+/** `pixa import`'s password, when given in PIXA_PASSWORD (a client's setting, not the server's). */
+export const importPassword = (): string | undefined => process.env.PIXA_PASSWORD || undefined;

@@ -212,6 +212,12 @@ export const EnvSchema = Type.Object({
     maximum: 7 * 24 * 60,
     description: 'How often the storage service sweeps orphans; 0 = never.',
   }),
+  PIXA_UPLOAD_EXPIRY_HOURS: Type.Number({
+    default: 24,
+    minimum: 0.001,
+    maximum: 30 * 24,
+    description: 'Hours an unfinished resumable upload is kept after its last byte; then its bytes and reservation go.',
+  }),
   PIXA_EVENT_RETENTION_DAYS: Type.Integer({
     default: 30,
     minimum: 1,

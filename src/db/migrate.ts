@@ -4,12 +4,14 @@ import * as initial from './migrations/0001-initial.js';
 import * as throttleScopes from './migrations/0002-throttle-scopes.js';
 import * as eventRollup from './migrations/0003-event-rollup.js';
 import * as albumsTrash from './migrations/0004-albums-trash.js';
+import * as uploads from './migrations/0006-uploads.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-throttle-scopes': throttleScopes,
   '0003-event-rollup': eventRollup,
   '0004-albums-trash': albumsTrash,
+  '0006-uploads': uploads,
 };
 
 /** Migrations compiled into the program, so they ship with the build and need no directory scan. */

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Row types of every table. Times are epoch milliseconds and sizes are bytes, both stored as BIGINT
  * so that all three dialects sort and compare them the same way; drivers may return BIGINT as a
@@ -15,6 +17,8 @@ export interface UsersTable {
   daily_transfer_bytes: number | null;
   /** Bytes of originals and derivatives stored, kept exact in the transaction of every insert/delete. */
   storage_used_bytes: number;
+  /** Bytes held for resumable uploads in progress: counted against the quota, not yet stored. */
+  storage_reserved_bytes: Generated<number>;
   created_at: number;
 }
 
@@ -100,6 +104,37 @@ export interface TransferDailyTable {
   day: string;
   bytes_in: number;
   bytes_out: number;
+  /** Bytes held for resumable uploads created this day: counted against the quota, not yet received. */
+  bytes_reserved: Generated<number>;
+}
+
+/** A resumable (tus) upload: its length, what it received, what it reserved, and how it ended. */
+export interface UploadsTable {
+  id: string;
+  owner_id: string;
+  filename: string;
+  /** SHA-256 of the whole file as the client announced it, if it did. */
+  sha256: string | null;
+  length: number;
+  received_bytes: number;
+  /** Storage and transfer held until the upload ends, and the UTC day the transfer was held on. */
+  reserved_storage: number;
+  reserved_transfer: number;
+  reserved_day: string;
+  state: 'open' | 'processing' | 'done' | 'refused';
+  /** JSON: the image once done, the error `{status, code, message}` once refused. */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
+/** A stored run of an upload's bytes, from `start`, in the object at `object_key`. */
+export interface UploadPartsTable {
+  upload_id: string;
+  start: number;
+  bytes: number;
+  object_key: string;
 }
 
 /** Failed sign-ins and created accounts, counted by the throttles per scope and time window. */
@@ -127,4 +162,6 @@ export interface DB {
   transfer_daily: TransferDailyTable;
   throttle_events: ThrottleEventsTable;
   throttle_scopes: ThrottleScopesTable;
+  uploads: UploadsTable;
+  upload_parts: UploadPartsTable;
 }

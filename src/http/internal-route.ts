@@ -23,7 +23,7 @@ export function internalRoute<R extends InternalRoute>(
   app: FastifyInstance,
   route: R,
   handler: InternalHandler<R>,
-  options: { logLevel?: LogLevel } = {},
+  options: { logLevel?: LogLevel; bodyLimit?: number } = {},
 ): void {
   app.route({
     method: route.method,

@@ -53,12 +53,13 @@ describe('usage', () => {
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      storage: { usedBytes: 0, quotaBytes: 1 * MB, trashBytes: 0 },
+      storage: { usedBytes: 0, reservedBytes: 0, quotaBytes: 1 * MB, trashBytes: 0 },
       transfer: {
         day: new Date(START).toISOString().slice(0, 10),
         inBytes: 0,
         outBytes: 0,
         usedBytes: 0,
+        reservedBytes: 0,
         quotaBytes: 1 * MB,
         resetsAt: new Date(Math.floor(START / DAY) * DAY + DAY).toISOString(),
       },
@@ -169,6 +170,7 @@ describe('storage quota', () => {
     expect(afterDelete.status).toBe(201);
     expect((await server.client.usage(token)).body.storage).toEqual({
       usedBytes: exactSize,
+      reservedBytes: 0,
       quotaBytes: exactSize,
       trashBytes: 0,
     });

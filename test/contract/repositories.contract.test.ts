@@ -40,6 +40,7 @@ function userRow(overrides: Partial<users.UserRow> = {}): users.UserRow {
     storage_quota_bytes: null,
     daily_transfer_bytes: null,
     storage_used_bytes: 0,
+    storage_reserved_bytes: 0,
     created_at: NOW,
     ...overrides,
   };
@@ -205,6 +206,8 @@ for (const dialect of DIALECTS) {
             'throttle_events',
             'throttle_scopes',
             'transfer_daily',
+            'upload_parts',
+            'uploads',
             'users',
           ]);
           for (const row of rows)
@@ -714,15 +717,23 @@ for (const dialect of DIALECTS) {
     describe('transfer', () => {
       it('counts both directions per day and leaves other days alone', async () => {
         const user = await addUser(db);
-        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({ bytesIn: 0, bytesOut: 0 });
+        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({ bytesIn: 0, bytesOut: 0, bytesReserved: 0 });
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'in', 600, 1000)).toBe(true);
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 400, 1000)).toBe(true);
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 1, 1000)).toBe(false);
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'in', 0, 1000)).toBe(true);
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-28', 'out', 7_000_000_000, 0)).toBe(true);
         expect(await reserveTransfer(db, dialect.name, user.id, '2026-11-29', 'in', 1000, 1000)).toBe(true);
-        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({ bytesIn: 600, bytesOut: 7_000_000_400 });
-        expect(await transferOfDay(db, user.id, '2026-11-29')).toEqual({ bytesIn: 1000, bytesOut: 0 });
+        expect(await transferOfDay(db, user.id, '2026-11-28')).toEqual({
+          bytesIn: 600,
+          bytesOut: 7_000_000_400,
+          bytesReserved: 0,
+        });
+        expect(await transferOfDay(db, user.id, '2026-11-29')).toEqual({
+          bytesIn: 1000,
+          bytesOut: 0,
+          bytesReserved: 0,
+        });
       });
 
       it('50 concurrent transfers both ways on a new day never overshoot the quota, and the counters are exact', async () => {
@@ -743,7 +754,7 @@ for (const dialect of DIALECTS) {
         const acceptedIn = RACE_SIZES.filter((bytes, i) => direction(i) === 'in' && isTrue(results[i]));
         const acceptedOut = RACE_SIZES.filter((bytes, i) => direction(i) === 'out' && isTrue(results[i]));
         const totals = await transferOfDay(db, user.id, day);
-        expect(totals).toEqual({ bytesIn: sum(acceptedIn), bytesOut: sum(acceptedOut) });
+        expect(totals).toEqual({ bytesIn: sum(acceptedIn), bytesOut: sum(acceptedOut), bytesReserved: 0 });
         const used = totals.bytesIn + totals.bytesOut;
         expect(used).toBe(sum(accepted));
         expect(used).toBeLessThanOrEqual(quota);

@@ -107,6 +107,7 @@ for (const backend of BACKENDS) {
       expect(await transferOfDay(db, user.userId, usage.body.transfer.day)).toEqual({
         bytesIn: originals,
         bytesOut: originals,
+        bytesReserved: 0,
       });
 
       const [gone, ...kept] = listed;

@@ -109,7 +109,7 @@ for (const dialect of DIALECTS) {
       });
       expect(await sumsOf(db, user)).toEqual(sumsBefore);
       expect(await usage.transfer(user)).toEqual(transferBefore);
-      expect(await transferOfDay(db, user, day)).toEqual({ bytesIn: 12_345, bytesOut: 678 });
+      expect(await transferOfDay(db, user, day)).toEqual({ bytesIn: 12_345, bytesOut: 678, bytesReserved: 0 });
 
       // Nothing left to do: a second run changes nothing.
       expect(await rollUpEvents(db, dialect.name, { retentionDays: 30, now: NOW })).toBe(0);

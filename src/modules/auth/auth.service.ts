@@ -138,6 +138,7 @@ export function createAuthService(deps: {
           storage_quota_bytes: null,
           daily_transfer_bytes: null,
           storage_used_bytes: 0,
+          storage_reserved_bytes: 0,
           created_at: now(),
         };
         try {

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 
 import type { Executor } from '../../db/executor.js';
 import type { UsersTable } from '../../db/tables.js';
@@ -12,11 +12,12 @@ function toUserRow(row: UserRow): UserRow {
     storage_quota_bytes: row.storage_quota_bytes === null ? null : Number(row.storage_quota_bytes),
     daily_transfer_bytes: row.daily_transfer_bytes === null ? null : Number(row.daily_transfer_bytes),
     storage_used_bytes: Number(row.storage_used_bytes),
+    storage_reserved_bytes: Number(row.storage_reserved_bytes),
     created_at: Number(row.created_at),
   };
 }
 
-export async function insertUser(db: Executor, user: UserRow): Promise<void> {
+export async function insertUser(db: Executor, user: Insertable<UsersTable>): Promise<void> {
   await db.insertInto('users').values(user).execute();
 }
 
@@ -53,16 +54,49 @@ export async function deleteUser(db: Executor, id: string): Promise<void> {
 }
 
 /**
- * Adds `bytes` to the account's stored total only if the result stays within `quota` (0 = no limit).
- * One conditional UPDATE, so concurrent uploads cannot both pass a check and then overshoot.
- * Returns false when the quota would be exceeded.
+ * Adds `bytes` to the account's stored total only if the result, with what resumable uploads hold,
+ * stays within `quota` (0 = no limit). One conditional UPDATE, so concurrent uploads cannot both
+ * pass a check and then overshoot. Returns false when the quota would be exceeded.
  */
 export async function reserveStorage(db: Executor, id: string, bytes: number, quota: number): Promise<boolean> {
+  return addWithinQuota(db, id, 'storage_used_bytes', bytes, quota);
+}
+
+/**
+ * Holds `bytes` for a resumable upload (`storage_reserved_bytes`) under the same condition as
+ * reserveStorage: stored plus held plus `bytes` within `quota`. Returns false when they do not fit.
+ */
+export async function holdStorage(db: Executor, id: string, bytes: number, quota: number): Promise<boolean> {
+  return addWithinQuota(db, id, 'storage_reserved_bytes', bytes, quota);
+}
+
+/** Gives back what holdStorage held; never below zero. */
+export async function releaseHeldStorage(db: Executor, id: string, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  await db
+    .updateTable('users')
+    .set((eb) => ({ storage_reserved_bytes: eb('storage_reserved_bytes', '-', bytes) }))
+    .where('id', '=', id)
+    .where('storage_reserved_bytes', '>=', bytes)
+    .execute();
+}
+
+async function addWithinQuota(
+  db: Executor,
+  id: string,
+  column: 'storage_used_bytes' | 'storage_reserved_bytes',
+  bytes: number,
+  quota: number,
+): Promise<boolean> {
   let query = db
     .updateTable('users')
-    .set((eb) => ({ storage_used_bytes: eb('storage_used_bytes', '+', bytes) }))
+    .set((eb) => ({ [column]: eb(column, '+', bytes) }))
     .where('id', '=', id);
-  if (quota > 0) query = query.where((eb) => eb(eb('storage_used_bytes', '+', bytes), '<=', quota));
+  if (quota > 0) {
+    query = query.where((eb) =>
+      eb(eb(eb('storage_used_bytes', '+', eb.ref('storage_reserved_bytes')), '+', bytes), '<=', quota),
+    );
+  }
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 
 import type { UploadedImage } from '../../api/images.js';
 import { isUniqueViolation } from '../../db/database.js';
+import type { Executor } from '../../db/executor.js';
 import { inTransaction } from '../../db/transaction.js';
 import {
   DERIVATIVE_TYPE,
@@ -38,11 +39,21 @@ export interface UploadPart {
   stream: Readable;
 }
 
+/** What a caller adds to an upload's commit. */
+export interface UploadOptions {
+  /**
+   * Runs inside the commit's transaction before the quotas are charged (a resumable upload gives back
+   * what it held there, so its own reservation makes room for its real charge). Not run when the
+   * upload is refused before its commit.
+   */
+  inCommit?: (trx: Executor) => Promise<void>;
+}
+
 export interface UploadService {
   /** Throws 429 at once when the account has no room left, before any bytes are read. */
   assertCanUpload(userId: string): Promise<void>;
   /** Stages, checks and decodes every file, then stores them all with their quota charges in one commit. */
-  upload(userId: string, parts: AsyncIterable<UploadPart>): Promise<UploadedImage[]>;
+  upload(userId: string, parts: AsyncIterable<UploadPart>, options?: UploadOptions): Promise<UploadedImage[]>;
 }
 
 interface Prepared {
@@ -153,7 +164,12 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
    * `deadline` (epoch ms): past it the objects might already look abandoned to the sweeper, so the
    * upload gives up rather than commit.
    */
-  async function commit(user: UserRow, batch: Prepared[], deadline: number): Promise<UploadedImage[]> {
+  async function commit(
+    user: UserRow,
+    batch: Prepared[],
+    deadline: number,
+    options: UploadOptions,
+  ): Promise<UploadedImage[]> {
     const results: UploadedImage[] = [];
     const fresh: { row: images.ImageRow; item: Prepared; derivatives: Derivatives }[] = [];
     const seen = new Map<string, images.ImageRow>();
@@ -223,6 +239,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       if (Date.now() > deadline) throw uploadTooSlow();
       await inTransaction(db, async (trx) => {
         committing = false;
+        await options.inCommit?.(trx);
         if (storedTotal > 0 && !(await reserveStorage(trx, user.id, storedTotal, storageQuota))) {
           const current = await findUserById(trx, user.id);
           throw storageExceeded(storageQuota, current?.storage_used_bytes ?? 0, storedTotal, describe(batch));
@@ -302,7 +319,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       }
     },
 
-    async upload(userId, parts) {
+    async upload(userId, parts, options = {}) {
       // Wall-clock time, as object times are: the deadline protects the objects from the sweeper.
       const deadline = Date.now() + (deps.requestTimeoutMs ?? 86_400_000) + UPLOAD_PROCESSING_GRACE_MS;
       const user = await userOrThrow(db, userId);
@@ -340,10 +357,10 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           throw new AppError('no_files', 400, 'The upload contained no files. Send images as multipart form data.');
         }
         try {
-          return await commit(user, batch, deadline);
+          return await commit(user, batch, deadline, options);
         } catch (error) {
           // A concurrent upload of the same bytes won the unique key: answer with that image.
-          if (isUniqueViolation(error)) return await commit(user, batch, deadline);
+          if (isUniqueViolation(error)) return await commit(user, batch, deadline, options);
           throw error;
         }
       } catch (error) {

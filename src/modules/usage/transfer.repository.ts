@@ -1,11 +1,16 @@
+import type { ExpressionBuilder } from 'kysely';
+
 import type { DialectName } from '../../db/database.js';
 import type { Executor } from '../../db/executor.js';
+import type { DB } from '../../db/tables.js';
 
 export type Direction = 'in' | 'out';
 
 export interface TransferTotals {
   bytesIn: number;
   bytesOut: number;
+  /** Held for resumable uploads created this day, counted against the quota. */
+  bytesReserved: number;
 }
 
 /**
@@ -31,21 +36,62 @@ export async function reserveTransfer(
     .set((eb) => ({ [column]: eb(column, '+', bytes) }))
     .where('user_id', '=', userId)
     .where('day', '=', day);
-  if (quota > 0) {
-    query = query.where((eb) => eb(eb(eb('bytes_in', '+', eb.ref('bytes_out')), '+', bytes), '<=', quota));
-  }
+  if (quota > 0) query = query.where((eb) => eb(eb(dayTotal(eb), '+', bytes), '<=', quota));
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
+}
+
+/** in + out + held: what the day's quota counts. */
+const dayTotal = (eb: ExpressionBuilder<DB, 'transfer_daily'>) =>
+  eb(eb('bytes_in', '+', eb.ref('bytes_out')), '+', eb.ref('bytes_reserved'));
+
+/**
+ * Holds `bytes` of `day`'s transfer for a resumable upload, under the same condition as
+ * reserveTransfer. Returns false when they do not fit.
+ */
+export async function holdTransfer(
+  db: Executor,
+  dialect: DialectName,
+  userId: string,
+  day: string,
+  bytes: number,
+  quota: number,
+): Promise<boolean> {
+  await ensureDayRow(db, dialect, userId, day);
+  let query = db
+    .updateTable('transfer_daily')
+    .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', bytes) }))
+    .where('user_id', '=', userId)
+    .where('day', '=', day);
+  if (quota > 0) query = query.where((eb) => eb(eb(dayTotal(eb), '+', bytes), '<=', quota));
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Gives back what holdTransfer held on `day`; never below zero. */
+export async function releaseHeldTransfer(db: Executor, userId: string, day: string, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  await db
+    .updateTable('transfer_daily')
+    .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) }))
+    .where('user_id', '=', userId)
+    .where('day', '=', day)
+    .where('bytes_reserved', '>=', bytes)
+    .execute();
 }
 
 export async function transferOfDay(db: Executor, userId: string, day: string): Promise<TransferTotals> {
   const row = await db
     .selectFrom('transfer_daily')
-    .select(['bytes_in', 'bytes_out'])
+    .select(['bytes_in', 'bytes_out', 'bytes_reserved'])
     .where('user_id', '=', userId)
     .where('day', '=', day)
     .executeTakeFirst();
-  return { bytesIn: Number(row?.bytes_in ?? 0), bytesOut: Number(row?.bytes_out ?? 0) };
+  return {
+    bytesIn: Number(row?.bytes_in ?? 0),
+    bytesOut: Number(row?.bytes_out ?? 0),
+    bytesReserved: Number(row?.bytes_reserved ?? 0),
+  };
 }
 
 /**

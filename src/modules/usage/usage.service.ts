@@ -27,6 +27,7 @@ export function createUsageService(deps: { db: Kysely<DB>; quotas: QuotaDefaults
       if (!user) throw unauthorized();
       return {
         usedBytes: user.storage_used_bytes,
+        reservedBytes: user.storage_reserved_bytes,
         quotaBytes: storageQuotaOf(user, quotas),
         trashBytes: await trashedBytes(db, userId),
       };
@@ -36,12 +37,13 @@ export function createUsageService(deps: { db: Kysely<DB>; quotas: QuotaDefaults
       if (!user) throw unauthorized();
       const at = now();
       const day = utcDay(at);
-      const { bytesIn, bytesOut } = await transferOfDay(db, userId, day);
+      const { bytesIn, bytesOut, bytesReserved } = await transferOfDay(db, userId, day);
       return {
         day,
         inBytes: bytesIn,
         outBytes: bytesOut,
         usedBytes: bytesIn + bytesOut,
+        reservedBytes: bytesReserved,
         quotaBytes: transferQuotaOf(user, quotas),
         resetsAt: toIso(nextUtcMidnight(at)),
       };

@@ -28,8 +28,8 @@ export function instrumentImages(images: ImageService, metrics: Metrics): ImageS
   return {
     ...images,
     assertCanUpload: (userId) => counted(images.assertCanUpload(userId)),
-    async upload(userId, parts) {
-      const uploaded = await counted(images.upload(userId, parts));
+    async upload(userId, parts, options) {
+      const uploaded = await counted(images.upload(userId, parts, options));
       for (const image of uploaded) {
         metrics.uploadedImages.inc({ result: image.duplicate ? 'duplicate' : 'stored' });
         bytesIn.inc(image.size);
