@@ -133,6 +133,38 @@ export const EnvSchema = Type.Object({
     minimum: 1,
     description: 'Largest accepted image area in pixels (100 MP).',
   }),
+  PIXA_MAX_VIDEO_MB: Type.Number({
+    default: 2048,
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Largest accepted video file (MP4, MOV, WebM), apart from the photo limit PIXA_MAX_UPLOAD_MB.',
+  }),
+  PIXA_FFMPEG_PATH: Type.String({
+    default: '/usr/bin/ffmpeg',
+    description: 'The ffmpeg program that makes video posters and playback copies; without it videos are refused.',
+  }),
+  PIXA_FFPROBE_PATH: Type.String({
+    default: '/usr/bin/ffprobe',
+    description: 'The ffprobe program that reads a video’s duration, size, rotation and codec.',
+  }),
+  PIXA_FFMPEG_TIMEOUT_SECONDS: Type.Number({
+    default: 1800,
+    minimum: 1,
+    maximum: 86_400,
+    description: 'Longest one ffmpeg run (a probe, a poster, a playback conversion) may take before it is killed.',
+  }),
+  PIXA_FFMPEG_MEMORY_MB: Type.Number({
+    default: 1024,
+    minimum: 64,
+    maximum: 1_000_000,
+    description: 'Address space one ffmpeg or ffprobe run may use (set with prlimit when it is installed).',
+  }),
+  PIXA_JOB_CONCURRENCY: Type.Integer({
+    default: 1,
+    minimum: 0,
+    maximum: 64,
+    description: 'Background jobs (video conversions) one storage process runs at once; 0 runs none here.',
+  }),
   PIXA_DECODE_CONCURRENCY: Type.Optional(
     Type.Integer({
       minimum: 1,

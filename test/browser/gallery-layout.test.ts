@@ -15,6 +15,10 @@ function photo(id: number, takenAt: string, width = 1200, height = 800): Photo {
     height,
     takenAt,
     uploadedAt: takenAt,
+    kind: 'photo',
+    durationMs: null,
+    videoType: null,
+    playback: null,
     urls: { thumbnail: url, preview: url, original: url, download: url },
   };
 }

@@ -64,6 +64,11 @@ function imageRow(ownerId: string, overrides: Partial<images.ImageRow> = {}): im
     taken_at: NOW,
     uploaded_at: NOW,
     object_prefix: `${ownerId}/${id}/`,
+    kind: 'photo',
+    duration_ms: null,
+    playback_type: null,
+    playback_state: null,
+    playback_bytes: 0,
     ...overrides,
   };
 }

@@ -51,6 +51,11 @@ async function addImage(database: MigratedDatabase, ownerId: string): Promise<st
     taken_at: 0,
     uploaded_at: 0,
     object_prefix: `${ownerId}/${id}/`,
+    kind: 'photo',
+    duration_ms: null,
+    playback_type: null,
+    playback_state: null,
+    playback_bytes: 0,
   };
   await insertImage(database.db, row);
   return id;

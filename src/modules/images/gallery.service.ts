@@ -1,4 +1,4 @@
-import type { Image, ImagePage } from '../../api/images.js';
+import { VARIANTS, type Image, type ImagePage } from '../../api/images.js';
 import { notFound } from '../../lib/app-error.js';
 import { inTransaction } from '../../db/transaction.js';
 import { releaseStorage } from '../auth/user.repository.js';
@@ -25,20 +25,27 @@ export function createGalleryService(deps: ImageServiceDeps): GalleryService {
   const toDto = imageDtoMapper(deps.signer);
 
   /** Deletes an image's row, frees its storage, then its objects; false when the row was gone already. */
-  async function removeRow(userId: string, row: images.ImageRow): Promise<boolean> {
+  async function removeRow(userId: string, known: images.ImageRow): Promise<boolean> {
     const at = now();
-    const deleted = await inTransaction(db, async (trx) => {
-      if (!(await images.deleteImageRow(trx, userId, row.id))) return false;
-      await releaseStorage(trx, userId, images.storedBytes(row));
-      await appendEvents(trx, objectEvents(row, at, 'delete', 204));
-      return true;
-    });
-    if (!deleted) return false;
-    // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
-    await Promise.allSettled(
-      (['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))),
-    );
-    return true;
+    let row: images.ImageRow | undefined = known;
+    // A video's playback copy may be recorded between the read and the delete: then the row is read
+    // again, so exactly the bytes it holds are freed.
+    for (let attempt = 0; row && attempt < 5; attempt++) {
+      const current: images.ImageRow = row;
+      const deleted = await inTransaction(db, async (trx) => {
+        if (!(await images.deleteImageRow(trx, userId, current.id, current.playback_bytes))) return false;
+        await releaseStorage(trx, userId, images.storedBytes(current));
+        await appendEvents(trx, objectEvents(current, at, 'delete', 204));
+        return true;
+      });
+      if (deleted) {
+        // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
+        await Promise.allSettled(VARIANTS.map((v) => store.delete(objectKey(current, v))));
+        return true;
+      }
+      row = await images.findOwnedImage(db, userId, current.id);
+    }
+    return false;
   }
 
   return {

@@ -3,7 +3,7 @@ import { toIso } from '../../lib/time.js';
 import type { ImageRow } from './image.repository.js';
 import type { MediaUrlSigner } from './media-url.js';
 
-/** Maps an image row to the API's shape, with signed URLs of its three variants. */
+/** Maps an image row to the API's shape, with signed URLs of its variants. */
 export const imageDtoMapper =
   (signer: MediaUrlSigner) =>
   (row: ImageRow): Image => ({
@@ -15,10 +15,15 @@ export const imageDtoMapper =
     height: row.height,
     takenAt: toIso(row.taken_at),
     uploadedAt: toIso(row.uploaded_at),
+    kind: row.kind,
+    durationMs: row.kind === 'video' ? row.duration_ms : null,
+    videoType: row.kind === 'video' ? row.playback_type : null,
+    playback: row.kind === 'video' ? row.playback_state : null,
     urls: {
       thumbnail: signer.url(row.owner_id, row.id, 'thumbnail'),
       preview: signer.url(row.owner_id, row.id, 'preview'),
       original: signer.url(row.owner_id, row.id, 'original'),
       download: signer.url(row.owner_id, row.id, 'original', { download: true }),
+      ...(row.playback_state === 'ready' ? { playback: signer.url(row.owner_id, row.id, 'playback') } : {}),
     },
   });

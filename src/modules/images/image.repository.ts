@@ -14,17 +14,20 @@ const NUMERIC = [
   'orientation',
   'taken_at',
   'uploaded_at',
+  'playback_bytes',
 ] as const;
 
 function toImageRow(row: ImageRow): ImageRow {
   const out = { ...row };
   for (const column of NUMERIC) out[column] = Number(row[column]);
+  out.duration_ms = row.duration_ms === null ? null : Number(row.duration_ms);
   return out;
 }
 
-/** Bytes an image occupies in the store: the original and both derivatives. */
-export const storedBytes = (row: Pick<ImageRow, 'original_bytes' | 'thumbnail_bytes' | 'preview_bytes'>): number =>
-  row.original_bytes + row.thumbnail_bytes + row.preview_bytes;
+/** Bytes an image occupies in the store: the original, both derivatives and a video's playback copy. */
+export const storedBytes = (
+  row: Pick<ImageRow, 'original_bytes' | 'thumbnail_bytes' | 'preview_bytes' | 'playback_bytes'>,
+): number => row.original_bytes + row.thumbnail_bytes + row.preview_bytes + row.playback_bytes;
 
 export async function insertImage(db: Executor, row: ImageRow): Promise<void> {
   await db.insertInto('images').values(row).execute();
@@ -94,9 +97,41 @@ export async function listAllOfOwner(db: Executor, ownerId: string): Promise<Ima
   return (await db.selectFrom('images').selectAll().where('owner_id', '=', ownerId).execute()).map(toImageRow);
 }
 
-export async function deleteImageRow(db: Executor, ownerId: string, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('images').where('id', '=', id).where('owner_id', '=', ownerId).executeTakeFirst();
+/**
+ * Deletes an image's row. With `playbackBytes` (the row as read), nothing is deleted (false) when a
+ * video's playback copy was recorded since, so the caller frees exactly the bytes the row held.
+ */
+export async function deleteImageRow(
+  db: Executor,
+  ownerId: string,
+  id: string,
+  playbackBytes?: number,
+): Promise<boolean> {
+  let query = db.deleteFrom('images').where('id', '=', id).where('owner_id', '=', ownerId);
+  if (playbackBytes !== undefined) query = query.where('playback_bytes', '=', playbackBytes);
+  const result = await query.executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
+}
+
+/** Records a video's playback copy once; false when the image is gone or its copy was recorded already. */
+export async function markPlaybackReady(db: Executor, id: string, bytes: number): Promise<boolean> {
+  const result = await db
+    .updateTable('images')
+    .set({ playback_state: 'ready', playback_bytes: bytes })
+    .where('id', '=', id)
+    .where('playback_state', '=', 'preparing')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** A video whose playback copy could not be made: its owner is told, and the original still plays where it can. */
+export async function markPlaybackFailed(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('images')
+    .set({ playback_state: 'failed' })
+    .where('id', '=', id)
+    .where('playback_state', '=', 'preparing')
+    .execute();
 }
 
 /** Whether a row exists for the object prefix `<owner>/<image>/`; the sweeper keeps only those. */

@@ -14,7 +14,7 @@ import type { StorageEvent } from '../usage/storage-event.repository.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
 import { chargeRangedRead, createRangedReadLog } from '../usage/ranged-read-log.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
-import { contentTypeOf, etagOf, objectKey, variantFilename, variantSize } from './image-objects.js';
+import { contentTypeOf, etagOf, isStreamedVariant, objectKey, variantFilename, variantSize } from './image-objects.js';
 import { findImageById } from './image.repository.js';
 import { createMediaCache, MEDIA_CACHE_DEFAULTS, type MediaCacheOptions, type MediaEntry } from './media-cache.js';
 import { isImageId } from './media-url.js';
@@ -158,7 +158,7 @@ export function createMediaService(
   ): Promise<Buffer | undefined> {
     const held = entry.bodies[variant];
     if (held) return held;
-    if (variant === 'original' || size > options.maxBodyBytes) return undefined;
+    if (isStreamedVariant(variant) || size > options.maxBodyBytes) return undefined;
     const bytes = await buffer(await store.get(key, undefined, size));
     cache.keepBody(entry, variant, bytes);
     return bytes;
@@ -173,12 +173,18 @@ export function createMediaService(
 
     async describe(userId, imageId, variant) {
       const { row } = await lookup(userId, imageId);
+      if (variant === 'playback' && row.playback_state !== 'ready') throw notFound();
       return { etag: etagOf(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
     },
 
     async open(userId, imageId, variant, options = {}) {
       const entry = await lookup(userId, imageId);
       const { row } = entry;
+      // A video's copy exists once recorded; the cached row may predate that by its TTL.
+      if (variant === 'playback' && row.playback_state !== 'ready') {
+        cache.forget(imageId);
+        throw notFound();
+      }
       const etag = etagOf(row, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
       const totalSize = variantSize(row, variant);
