@@ -31,7 +31,8 @@ export const ImageSchema = Type.Object({
   kind: Type.Union([Type.Literal('photo'), Type.Literal('video')]),
   durationMs: Type.Union([Type.Integer(), Type.Null()], { description: 'A video’s duration; null for photos.' }),
   videoType: Type.Union([Type.String(), Type.Null()], {
-    description: 'A video’s type and codec for HTMLMediaElement.canPlayType, e.g. `video/mp4; codecs="hvc1.1.6.L93.B0"`.',
+    description:
+      'A video’s type and codec for HTMLMediaElement.canPlayType, e.g. `video/mp4; codecs="hvc1.1.6.L93.B0"`.',
   }),
   playback: Type.Union([PlaybackSchema, Type.Null()], {
     description:

@@ -135,7 +135,7 @@ export const EnvSchema = Type.Object({
   }),
   PIXA_MAX_VIDEO_MB: Type.Number({
     default: 2048,
-    minimum: 1,
+    minimum: 0.001,
     maximum: 1_000_000,
     description: 'Largest accepted video file (MP4, MOV, WebM), apart from the photo limit PIXA_MAX_UPLOAD_MB.',
   }),

@@ -156,7 +156,8 @@ export async function probeVideo(file: string, mediaType: string): Promise<Probe
 const damaged = (detail = 'is damaged or incomplete and cannot be read as a video'): VideoRejectedError =>
   new VideoRejectedError({ reason: 'invalid', detail });
 
-const formatHours = (ms: number): string => `${(ms / 3_600_000).toLocaleString('en-US', { maximumFractionDigits: 1 })} hours`;
+const formatHours = (ms: number): string =>
+  `${(ms / 3_600_000).toLocaleString('en-US', { maximumFractionDigits: 1 })} hours`;
 
 /** The display matrix's rotation, or the old `rotate` tag, as 0, 90, 180 or 270. */
 function rotationOf(stream: FfprobeStream): number {
@@ -187,7 +188,10 @@ function playbackTypeOf(mediaType: string, stream: FfprobeStream): string {
     return `video/mp4; codecs="hvc1.${main10 ? '2.4' : '1.6'}.L${level > 0 ? level : 93}.B0"`;
   }
   const idc = profile.includes('high') ? '64' : profile.includes('main') ? '4D' : '42';
-  const levelHex = Math.max(10, Math.min(level || 30, 62)).toString(16).toUpperCase().padStart(2, '0');
+  const levelHex = Math.max(10, Math.min(level || 30, 62))
+    .toString(16)
+    .toUpperCase()
+    .padStart(2, '0');
   return `video/mp4; codecs="avc1.${idc}00${levelHex}"`;
 }
 

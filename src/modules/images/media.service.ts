@@ -122,6 +122,19 @@ export function createMediaService(
     return entry;
   }
 
+  /**
+   * lookup(), for a variant that exists: a video's playback copy once recorded. The cached row may
+   * predate the copy (it is made in the background), so one that has none is read again first.
+   */
+  async function lookupVariant(userId: string, imageId: string, variant: Variant): Promise<MediaEntry> {
+    let entry = await lookup(userId, imageId);
+    if (variant !== 'playback' || entry.row.playback_state === 'ready') return entry;
+    cache.forget(imageId);
+    entry = await lookup(userId, imageId);
+    if (entry.row.playback_state !== 'ready') throw notFound();
+    return entry;
+  }
+
   async function transferQuota(userId: string): Promise<number> {
     const known = transferQuotas.get(userId);
     if (known && now() - known.readAt < options.ttlMs) return known.quota;
@@ -172,19 +185,13 @@ export function createMediaService(
     },
 
     async describe(userId, imageId, variant) {
-      const { row } = await lookup(userId, imageId);
-      if (variant === 'playback' && row.playback_state !== 'ready') throw notFound();
+      const { row } = await lookupVariant(userId, imageId, variant);
       return { etag: etagOf(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
     },
 
     async open(userId, imageId, variant, options = {}) {
-      const entry = await lookup(userId, imageId);
+      const entry = await lookupVariant(userId, imageId, variant);
       const { row } = entry;
-      // A video's copy exists once recorded; the cached row may predate that by its TTL.
-      if (variant === 'playback' && row.playback_state !== 'ready') {
-        cache.forget(imageId);
-        throw notFound();
-      }
       const etag = etagOf(row, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
       const totalSize = variantSize(row, variant);

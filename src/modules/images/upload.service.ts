@@ -155,7 +155,11 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     if (videoType) return decodeVideo(staged, filename, videoType);
     // The size limit while the bytes arrived was a video's when the first bytes looked like one.
     if (deps.maxPhotoBytes && staged.size > deps.maxPhotoBytes) {
-      throw new AppError('file_too_large', 413, `"${filename}" is larger than the ${mb(deps.maxPhotoBytes)} limit per file.`);
+      throw new AppError(
+        'file_too_large',
+        413,
+        `"${filename}" is larger than the ${mb(deps.maxPhotoBytes)} limit per file.`,
+      );
     }
     try {
       return {
@@ -180,7 +184,11 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     } catch (error) {
       if (error instanceof VideoRejectedError) throw videoRejectionError(filename, error);
       if (error instanceof ToolRunError) {
-        throw new AppError('invalid_video', 400, `"${filename}" is damaged or incomplete: no frame of it can be decoded.`);
+        throw new AppError(
+          'invalid_video',
+          400,
+          `"${filename}" is damaged or incomplete: no frame of it can be decoded.`,
+        );
       }
       throw error;
     }

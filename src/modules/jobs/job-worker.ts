@@ -107,13 +107,16 @@ export function startJobWorker(options: JobWorkerOptions): JobWorker {
     const lost = new AbortController();
     const onStop = () => lost.abort();
     stopping.signal.addEventListener('abort', onStop, { once: true });
-    const renewal = setInterval(() => {
-      renewLease(db, job.id, id, now() + leaseMs, now())
-        .then((held) => {
-          if (!held) lost.abort();
-        })
-        .catch((error: unknown) => report(error, job));
-    }, Math.max(10, Math.floor(leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        renewLease(db, job.id, id, now() + leaseMs, now())
+          .then((held) => {
+            if (!held) lost.abort();
+          })
+          .catch((error: unknown) => report(error, job));
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
     renewal.unref();
     try {
       await handler.run(payload, lost.signal);

@@ -14,7 +14,7 @@ import {
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
 import { parseRange } from '../../http/media-headers.js';
 import { typed } from '../../http/typed.js';
-import { fileParts } from '../../http/upload-parts.js';
+import { fileParts, uploadLimits } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { etagMatches } from '../../lib/etag.js';
 import { isStreamedVariant } from '../../modules/images/image-objects.js';
@@ -59,7 +59,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       }
       const { userId } = principalOf(request);
       await images.assertCanUpload(userId);
-      const uploaded = await images.upload(userId, fileParts(request, config.maxUploadBytes));
+      const uploaded = await images.upload(userId, fileParts(request, uploadLimits(config)));
       const status = uploaded.every((image) => image.duplicate) ? 200 : 201;
       return reply.status(status).send({ images: uploaded });
     },
