@@ -155,6 +155,7 @@ for (const dialect of DIALECTS) {
             where table_schema = database() and table_name not like 'kysely%'`.execute(db);
           expect(rows.map((row) => row.table_name).sort()).toEqual([
             'images',
+            'jobs',
             'sessions',
             'storage_event_days',
             'storage_events',
