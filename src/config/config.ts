@@ -109,7 +109,8 @@ function toConfig(env: Env, problems: string[]) {
     logMaxBytes: Math.round(env.PIXA_LOG_MAX_MB * MB),
     sweepIntervalSeconds: Math.round(env.PIXA_SWEEP_INTERVAL_MINUTES * 60),
     eventRetentionDays: env.PIXA_EVENT_RETENTION_DAYS,
-    stagingBytes: Math.round(env.PIXA_STAGING_MB * MB),
+    // By default one largest video fits: a smaller budget would answer it 503 for ever.
+    stagingBytes: Math.round((env.PIXA_STAGING_MB ?? Math.max(1024, env.PIXA_MAX_VIDEO_MB)) * MB),
     uploadsPerAccount: env.PIXA_UPLOADS_PER_ACCOUNT,
     minFreeBytes: Math.round(env.PIXA_MIN_FREE_MB * MB),
   };

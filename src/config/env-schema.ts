@@ -251,12 +251,14 @@ export const EnvSchema = Type.Object({
     description:
       'Days the storage event log keeps one row per event; older days are rolled up into daily totals per account.',
   }),
-  PIXA_STAGING_MB: Type.Number({
-    default: 1024,
-    minimum: 0,
-    description:
-      'Disk all uploads in progress of one process may take in PIXA_DATA_DIR/tmp; more get 503 with Retry-After. 0 = no limit.',
-  }),
+  PIXA_STAGING_MB: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      docDefault: 'the larger of 1024 and PIXA_MAX_VIDEO_MB',
+      description:
+        'Disk all uploads in progress of one process may take in PIXA_DATA_DIR/tmp; more get 503 with Retry-After. 0 = no limit.',
+    }),
+  ),
   PIXA_UPLOADS_PER_ACCOUNT: Type.Integer({
     default: 4,
     minimum: 0,
