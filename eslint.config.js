@@ -47,6 +47,7 @@ const LAYER_RULES = {
       'modules',
       'services',
       'storage',
+      'video',
     ],
   },
 };
@@ -60,7 +61,7 @@ const LAYERS = {
   app: ['src/app.ts', 'src/app/**'],
   main: ['src/main.ts'],
   ...Object.fromEntries(
-    ['api', 'cli', 'clients', 'config', 'db', 'http', 'image', 'lib', 'modules', 'services'].map((layer) => [
+    ['api', 'cli', 'clients', 'config', 'db', 'http', 'image', 'lib', 'modules', 'services', 'video'].map((layer) => [
       layer,
       [`src/${layer}/**`],
     ]),

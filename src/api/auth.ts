@@ -8,6 +8,15 @@ export const UserSchema = Type.Object({
 });
 export type User = Static<typeof UserSchema>;
 
+/** The signed-in account, with what this server can take from it. */
+export const MeSchema = Type.Intersect([
+  UserSchema,
+  Type.Object({
+    videos: Type.Boolean({ description: 'False when this server cannot take videos (ffmpeg is not installed).' }),
+  }),
+]);
+export type Me = Static<typeof MeSchema>;
+
 export const SignInSchema = Type.Object({
   token: Type.String(),
   expiresAt: Type.String({ format: 'date-time' }),

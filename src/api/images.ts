@@ -1,9 +1,23 @@
 import { Type, type Static } from 'typebox';
 
-/** The sizes an image is served in. */
-export const VARIANTS = ['original', 'preview', 'thumbnail'] as const;
+/** The sizes an image is served in; `playback` is a video's copy that every browser plays. */
+export const VARIANTS = ['original', 'preview', 'thumbnail', 'playback'] as const;
 export type Variant = (typeof VARIANTS)[number];
-export const VariantSchema = Type.Union([Type.Literal('original'), Type.Literal('preview'), Type.Literal('thumbnail')]);
+export const VariantSchema = Type.Union([
+  Type.Literal('original'),
+  Type.Literal('preview'),
+  Type.Literal('thumbnail'),
+  Type.Literal('playback'),
+]);
+
+/** A video's playback: the original plays everywhere, a copy is being made, is ready, or could not be made. */
+export const PlaybackSchema = Type.Union([
+  Type.Literal('original'),
+  Type.Literal('preparing'),
+  Type.Literal('ready'),
+  Type.Literal('failed'),
+]);
+export type Playback = Static<typeof PlaybackSchema>;
 
 export const ImageSchema = Type.Object({
   id: Type.String(),
@@ -14,11 +28,23 @@ export const ImageSchema = Type.Object({
   height: Type.Integer(),
   takenAt: Type.String({ format: 'date-time' }),
   uploadedAt: Type.String({ format: 'date-time' }),
+  kind: Type.Union([Type.Literal('photo'), Type.Literal('video')]),
+  durationMs: Type.Union([Type.Integer(), Type.Null()], { description: 'A video’s duration; null for photos.' }),
+  videoType: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'A video’s type and codec for HTMLMediaElement.canPlayType, e.g. `video/mp4; codecs="hvc1.1.6.L93.B0"`.',
+  }),
+  playback: Type.Union([PlaybackSchema, Type.Null()], {
+    description:
+      'Videos: `original` (plays as uploaded), `preparing` (an H.264 copy is being made), `ready` (urls.playback), ' +
+      '`failed` (this video could not be converted). Null for photos.',
+  }),
   urls: Type.Object({
     thumbnail: Type.String(),
     preview: Type.String(),
     original: Type.String(),
     download: Type.String(),
+    playback: Type.Optional(Type.String({ description: 'The H.264/AAC MP4 copy, once `playback` is `ready`.' })),
   }),
   favorite: Type.Boolean({ description: 'Marked as a favourite by its owner.' }),
   albumIds: Type.Array(Type.String(), { description: 'The albums it is in.' }),

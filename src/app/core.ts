@@ -15,6 +15,10 @@ import { createDeviceKeys } from '../modules/auth/device-keys.js';
 import { createLoginThrottle } from '../modules/auth/login-throttle.js';
 import { createTokenSigner } from '../modules/auth/token.js';
 import { createImageService, type ImageService } from '../modules/images/image.service.js';
+import { createPlaybackJob } from '../modules/images/playback-job.js';
+import { PLAYBACK_JOB } from '../modules/images/upload.service.js';
+import { startJobWorker, type JobHandler, type JobWorker } from '../modules/jobs/job-worker.js';
+import { configureVideoTools } from '../video/ffmpeg-runner.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from '../modules/images/media-url.js';
 import { sweepSafetyWindowMs, UPLOAD_PROCESSING_GRACE_MS } from '../modules/images/sweeper.js';
 import { createEventBatcher } from '../modules/usage/event-batcher.js';
@@ -41,6 +45,13 @@ export interface PixaCore {
   uploads: ResumableUploadService;
   mediaUrls: MediaUrlSigner;
   logger: Logger;
+  /** What each kind of background job does. */
+  jobHandlers: Record<string, JobHandler>;
+  /**
+   * Starts this process's job worker (PIXA_JOB_CONCURRENCY jobs at once; none at 0): in embedded
+   * mode, and in pod mode where the bytes are, in the storage service. Stopped by close().
+   */
+  startJobWorker(): void;
   close(): Promise<void>;
 }
 
@@ -58,6 +69,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
   const logger = options.logger ?? processLogger(config, 'pixa');
   // One budget per process: the decodes of every upload this process serves share it.
   configureDecoding({ concurrency: config.decodeConcurrency, memoryBytes: config.decodeMemoryBytes });
+  configureVideoTools(videoToolsOf(config));
   const database = await openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),
@@ -83,6 +95,13 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     });
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
+    // Apart from upload staging: a conversion's files are no upload's, and may outlive any request.
+    const jobsDir = path.join(config.dataDir, 'jobs');
+    await removeStaleStagingFiles(jobsDir, sweepSafetyWindowMs(config.requestTimeoutMs));
+    const jobHandlers = {
+      [PLAYBACK_JOB]: createPlaybackJob({ db: database.db, store, tmpDir: jobsDir, now: options.now }),
+    };
+    let worker: JobWorker | undefined;
     const images = createImageService({
       db: database.db,
       dialect: database.dialect,
@@ -90,6 +109,8 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       signer: mediaUrls,
       quotas,
       maxPixels: config.maxPixels,
+      maxPhotoBytes: config.maxUploadBytes,
+      onJobQueued: () => worker?.wake(),
       tmpDir,
       stagingBudget: createStagingBudget(config.stagingBytes),
       uploadsPerAccount: config.uploadsPerAccount,
@@ -131,7 +152,19 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       }),
       albums: createAlbumService({ db: database.db, dialect: database.dialect, signer: mediaUrls, now: options.now }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),
+      jobHandlers,
+      startJobWorker() {
+        if (worker || config.jobConcurrency === 0) return;
+        worker = startJobWorker({
+          db: database.db,
+          handlers: jobHandlers,
+          concurrency: config.jobConcurrency,
+          now: options.now,
+          onError: (error, job) => logger.warn({ err: error, job: job?.id, kind: job?.kind }, 'background job failed'),
+        });
+      },
       async close() {
+        await worker?.stop();
         await thumbnailEvents.close().catch(() => undefined);
         await openedStore.close();
         await database.close();
@@ -143,6 +176,14 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     throw error;
   }
 }
+
+/** The ffmpeg and ffprobe settings: the storage service runs them, the gateway says whether they exist. */
+export const videoToolsOf = (config: Readonly<Config>) => ({
+  ffmpegPath: config.ffmpegPath,
+  ffprobePath: config.ffprobePath,
+  timeoutMs: config.ffmpegTimeoutMs,
+  memoryBytes: config.ffmpegMemoryBytes,
+});
 
 export function processLogger(config: Readonly<Config>, service: string): Logger {
   return createLogger({ service, level: config.logLevel, file: config.logFile, maxFileBytes: config.logMaxBytes });

@@ -42,6 +42,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
       remoteClients: false,
     });
     const sweeper = scheduleSweeps(config, core.database, core.store, core.logger, core.images, core.uploads);
+    core.startJobWorker();
     return {
       ...core,
       app,

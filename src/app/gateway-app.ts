@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { withAccountFanout } from '../clients/account-fanout.js';
 import type { GatewayClients } from '../clients/clients.js';
 import type { Config } from '../config/config.js';
+import { configureVideoTools } from '../video/ffmpeg-runner.js';
+import { videoToolsOf } from './core.js';
 import type { Metrics } from '../http/metrics.js';
 import { createServiceApp } from '../http/service-app.js';
 import { registerWebUi } from '../http/web-ui.js';
@@ -35,6 +37,7 @@ export interface GatewayAppDeps {
 
 /** The public gateway: web UI, public API and the original Pixa's endpoints, over its clients. */
 export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAppDeps): Promise<FastifyInstance> {
+  configureVideoTools(videoToolsOf(config));
   const { logger, metrics, clients, mediaUrls } = deps;
   const app = await createServiceApp({
     service: 'gateway',

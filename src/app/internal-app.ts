@@ -7,6 +7,7 @@ import { addFastLane } from '../http/fast-lane.js';
 import { registerDiskMetrics } from '../http/disk-metrics.js';
 import type { Metrics } from '../http/metrics.js';
 import { createServiceApp } from '../http/service-app.js';
+import { uploadLimits } from '../http/upload-parts.js';
 import { authServiceRoutes } from '../services/auth/auth.routes.js';
 import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { storageMonitorRoutes } from '../services/storage-monitor/storage-monitor.routes.js';
@@ -52,7 +53,7 @@ export async function createInternalApp(
         images: instrumentImages(core.images, metrics),
         albums: core.albums,
         store: core.store,
-        maxUploadBytes: config.maxUploadBytes,
+        limits: uploadLimits(config),
       });
       await app.register(storageUploadRoutes, { uploads: core.uploads });
       break;

@@ -81,6 +81,8 @@ export async function createPixaProcess(config: Readonly<Config>, options: PixaO
       if (core && internal.includes('storage')) {
         const sweeper = scheduleSweeps(config, core.database, core.store, logger, core.images, core.uploads);
         closers.push(async () => clearInterval(sweeper));
+        // Jobs run where the bytes are: in the storage service (core.close() stops the worker).
+        core.startJobWorker();
       }
       if (config.services.includes('gateway')) {
         const clients = httpGatewayClients(config, { internalToken: token, metrics, logger });

@@ -2,12 +2,13 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 
 import type { Config } from '../config/config.js';
+import { largestUpload, uploadLimits } from '../http/upload-parts.js';
 
 /** Streaming multipart with the upload limits, for the gateway and for the storage service behind it. */
 export async function registerUploads(app: FastifyInstance, config: Readonly<Config>): Promise<void> {
   await app.register(multipart, {
     limits: {
-      fileSize: config.maxUploadBytes,
+      fileSize: largestUpload(uploadLimits(config)),
       files: config.maxFilesPerUpload,
       fields: 10,
       parts: config.maxFilesPerUpload + 10,

@@ -88,6 +88,12 @@ function toConfig(env: Env, problems: string[]) {
     maxUploadBytes: Math.round(env.PIXA_MAX_UPLOAD_MB * MB),
     maxFilesPerUpload: env.PIXA_MAX_FILES_PER_UPLOAD,
     maxPixels: env.PIXA_MAX_PIXELS,
+    maxVideoBytes: Math.round(env.PIXA_MAX_VIDEO_MB * MB),
+    ffmpegPath: env.PIXA_FFMPEG_PATH,
+    ffprobePath: env.PIXA_FFPROBE_PATH,
+    ffmpegTimeoutMs: Math.round(env.PIXA_FFMPEG_TIMEOUT_SECONDS * 1000),
+    ffmpegMemoryBytes: Math.round(env.PIXA_FFMPEG_MEMORY_MB * MB),
+    jobConcurrency: env.PIXA_JOB_CONCURRENCY,
     decodeConcurrency: env.PIXA_DECODE_CONCURRENCY ?? defaultDecodeConcurrency(),
     decodeMemoryBytes: Math.round(env.PIXA_DECODE_MEMORY_MB * MB),
     storageQuotaBytes: Math.round(env.PIXA_STORAGE_QUOTA_MB * MB),
@@ -105,7 +111,8 @@ function toConfig(env: Env, problems: string[]) {
     uploadExpiryMs: Math.round(env.PIXA_UPLOAD_EXPIRY_HOURS * 3_600_000),
     eventRetentionDays: env.PIXA_EVENT_RETENTION_DAYS,
     trashDays: env.PIXA_TRASH_DAYS,
-    stagingBytes: Math.round(env.PIXA_STAGING_MB * MB),
+    // By default one largest video fits: a smaller budget would answer it 503 for ever.
+    stagingBytes: Math.round((env.PIXA_STAGING_MB ?? Math.max(1024, env.PIXA_MAX_VIDEO_MB)) * MB),
     uploadsPerAccount: env.PIXA_UPLOADS_PER_ACCOUNT,
     minFreeBytes: Math.round(env.PIXA_MIN_FREE_MB * MB),
   };

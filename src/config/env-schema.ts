@@ -133,6 +133,38 @@ export const EnvSchema = Type.Object({
     minimum: 1,
     description: 'Largest accepted image area in pixels (100 MP).',
   }),
+  PIXA_MAX_VIDEO_MB: Type.Number({
+    default: 2048,
+    minimum: 0.001,
+    maximum: 1_000_000,
+    description: 'Largest accepted video file (MP4, MOV, WebM), apart from the photo limit PIXA_MAX_UPLOAD_MB.',
+  }),
+  PIXA_FFMPEG_PATH: Type.String({
+    default: '/usr/bin/ffmpeg',
+    description: 'The ffmpeg program that makes video posters and playback copies; without it videos are refused.',
+  }),
+  PIXA_FFPROBE_PATH: Type.String({
+    default: '/usr/bin/ffprobe',
+    description: 'The ffprobe program that reads a video’s duration, size, rotation and codec.',
+  }),
+  PIXA_FFMPEG_TIMEOUT_SECONDS: Type.Number({
+    default: 1800,
+    minimum: 1,
+    maximum: 86_400,
+    description: 'Longest one ffmpeg run (a probe, a poster, a playback conversion) may take before it is killed.',
+  }),
+  PIXA_FFMPEG_MEMORY_MB: Type.Number({
+    default: 1024,
+    minimum: 64,
+    maximum: 1_000_000,
+    description: 'Address space one ffmpeg or ffprobe run may use (set with prlimit when it is installed).',
+  }),
+  PIXA_JOB_CONCURRENCY: Type.Integer({
+    default: 1,
+    minimum: 0,
+    maximum: 64,
+    description: 'Background jobs (video conversions) one storage process runs at once; 0 runs none here.',
+  }),
   PIXA_DECODE_CONCURRENCY: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -232,12 +264,14 @@ export const EnvSchema = Type.Object({
     description:
       'Days a deleted photo stays in the trash (still counted in the storage quota) before the sweeper deletes it for good; 0 = delete at once.',
   }),
-  PIXA_STAGING_MB: Type.Number({
-    default: 1024,
-    minimum: 0,
-    description:
-      'Disk all uploads in progress of one process may take in PIXA_DATA_DIR/tmp; more get 503 with Retry-After. 0 = no limit.',
-  }),
+  PIXA_STAGING_MB: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      docDefault: 'the larger of 1024 and PIXA_MAX_VIDEO_MB',
+      description:
+        'Disk all uploads in progress of one process may take in PIXA_DATA_DIR/tmp; more get 503 with Retry-After. 0 = no limit.',
+    }),
+  ),
   PIXA_UPLOADS_PER_ACCOUNT: Type.Integer({
     default: 4,
     minimum: 0,

@@ -4,6 +4,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as throttleScopes from './migrations/0002-throttle-scopes.js';
 import * as eventRollup from './migrations/0003-event-rollup.js';
 import * as albumsTrash from './migrations/0004-albums-trash.js';
+import * as videosJobs from './migrations/0005-videos-jobs.js';
 import * as uploads from './migrations/0006-uploads.js';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-throttle-scopes': throttleScopes,
   '0003-event-rollup': eventRollup,
   '0004-albums-trash': albumsTrash,
+  '0005-videos-jobs': videosJobs,
   '0006-uploads': uploads,
 };
 

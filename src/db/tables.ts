@@ -51,6 +51,15 @@ export interface ImagesTable {
   favorite: number;
   /** When it was moved to the trash; NULL while it is in the gallery. Its objects and storage stay until purged. */
   trashed_at: number | null;
+  kind: 'photo' | 'video';
+  /** A video's duration; NULL for photos. */
+  duration_ms: number | null;
+  /** A video's type with its codec, as a browser's canPlayType is asked (`video/mp4; codecs="hvc1…"`). */
+  playback_type: string | null;
+  /** A video's playback copy: not needed (`original`), being made, made, or given up; NULL for photos. */
+  playback_state: 'original' | 'preparing' | 'ready' | 'failed' | null;
+  /** Bytes of the playback copy (0 until it is made); counted in the owner's storage. */
+  playback_bytes: number;
 }
 
 export interface AlbumsTable {
@@ -151,6 +160,25 @@ export interface ThrottleScopesTable {
   touched_at: number;
 }
 
+/** The background job queue: a worker takes a job with a conditional UPDATE and holds it for a lease. */
+export interface JobsTable {
+  id: string;
+  kind: string;
+  /** JSON. */
+  payload: string;
+  state: 'queued' | 'running' | 'done' | 'dead';
+  /** Times the job was taken (a worker that died mid-job counts). */
+  attempts: number;
+  /** Not taken before this time: the back-off after a failure. */
+  run_after: number;
+  locked_by: string | null;
+  /** A running job whose lease ended is taken again by any worker. */
+  locked_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -164,4 +192,5 @@ export interface DB {
   throttle_scopes: ThrottleScopesTable;
   uploads: UploadsTable;
   upload_parts: UploadPartsTable;
+  jobs: JobsTable;
 }

@@ -6,6 +6,23 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../lib/app-error.js';
 import { mb } from '../lib/format.js';
 import type { UploadPart } from '../modules/images/image.service.js';
+import { looksLikeVideo } from '../video/video-probe.js';
+
+/** Per-file size limits: a video's (PIXA_MAX_VIDEO_MB) applies when the file's first bytes are a video container's. */
+export interface UploadLimits {
+  photoBytes: number;
+  videoBytes: number;
+}
+
+/** The limits from the configuration, and the largest, which the multipart parser itself enforces. */
+export const uploadLimits = (config: { maxUploadBytes: number; maxVideoBytes: number }): UploadLimits => ({
+  photoBytes: config.maxUploadBytes,
+  videoBytes: config.maxVideoBytes,
+});
+export const largestUpload = (limits: UploadLimits): number => Math.max(limits.photoBytes, limits.videoBytes);
+
+/** Enough of a file's start to tell a video container (an ISO-BMFF brand, an EBML header). */
+const HEAD_BYTES = 12;
 
 /** RFC 2046 caps a boundary at 70 characters; the parser breaks on longer ones. */
 const MAX_BOUNDARY = 70;
@@ -19,7 +36,7 @@ const malformed = (): AppError =>
  * body is a 400, and a client that goes away ends the part being read, so nothing waits for bytes
  * that will never come (and its temp file is removed).
  */
-export async function* fileParts(request: FastifyRequest, maxBytes: number): AsyncIterable<UploadPart> {
+export async function* fileParts(request: FastifyRequest, limits: UploadLimits): AsyncIterable<UploadPart> {
   const boundary = /boundary="?([^";]*)"?/i.exec(request.headers['content-type'] ?? '')?.[1];
   if (!boundary || boundary.length > MAX_BOUNDARY) throw malformed();
 
@@ -34,7 +51,7 @@ export async function* fileParts(request: FastifyRequest, maxBytes: number): Asy
   try {
     for await (const part of request.parts()) {
       if (part.type !== 'file') continue;
-      current = guarded(part, maxBytes, bodyRead);
+      current = guarded(part, limits, bodyRead);
       yield { filename: multipartFilename(part.filename), stream: current };
     }
   } catch (error) {
@@ -71,14 +88,37 @@ const multipartFilename = (name: string | undefined): string | undefined => name
  * truncated and ends it; the stream fails instead, so staging stops at the limit and the error names
  * the file.
  */
-function guarded(part: MultipartFile, maxBytes: number, bodyRead: Promise<void>): PassThrough {
-  const out = new PassThrough();
+function guarded(part: MultipartFile, limits: UploadLimits, bodyRead: Promise<void>): PassThrough {
+  // The file's limit is known once its first bytes are: a video's or a photo's.
+  let head = Buffer.alloc(0);
+  let limit: number | undefined;
+  let count = 0;
+  const tooLarge = () => {
+    const name = part.filename || 'The file';
+    const max = limit ?? largestUpload(limits);
+    const what = limit === limits.videoBytes && limits.videoBytes !== limits.photoBytes ? ' per video' : ' per file';
+    return new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(max)} limit${what}.`);
+  };
+  const out = new PassThrough({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (limit === undefined) {
+        head = Buffer.concat([head, chunk.subarray(0, HEAD_BYTES)]).subarray(0, HEAD_BYTES);
+        if (head.length >= HEAD_BYTES) limit = looksLikeVideo(head) ? limits.videoBytes : limits.photoBytes;
+      }
+      count += chunk.length;
+      if (count > (limit ?? largestUpload(limits))) {
+        callback(tooLarge());
+        part.file.resume();
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
   // The consumer sees errors through its own pipeline; one that has already stopped reading (its upload
   // failed for another reason) must not turn a late error here into an uncaught exception.
   out.on('error', () => undefined);
   part.file.once('limit', () => {
-    const name = part.filename || 'The file';
-    out.destroy(new AppError('file_too_large', 413, `"${name}" is larger than the ${mb(maxBytes)} limit per file.`));
+    out.destroy(tooLarge());
     part.file.resume();
   });
   // Not pipeline(): it would destroy `out` with the parser's raw error before we could translate it.

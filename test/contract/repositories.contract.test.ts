@@ -71,6 +71,11 @@ function imageRow(ownerId: string, overrides: Partial<images.ImageRow> = {}): im
     object_prefix: `${ownerId}/${id}/`,
     favorite: 0,
     trashed_at: null,
+    kind: 'photo',
+    duration_ms: null,
+    playback_type: null,
+    playback_state: null,
+    playback_bytes: 0,
     ...overrides,
   };
 }
@@ -200,6 +205,7 @@ for (const dialect of DIALECTS) {
             'album_images',
             'albums',
             'images',
+            'jobs',
             'sessions',
             'storage_event_days',
             'storage_events',

@@ -53,6 +53,11 @@ async function addImage(database: MigratedDatabase, ownerId: string): Promise<st
     object_prefix: `${ownerId}/${id}/`,
     favorite: 0,
     trashed_at: null,
+    kind: 'photo',
+    duration_ms: null,
+    playback_type: null,
+    playback_state: null,
+    playback_bytes: 0,
   };
   await insertImage(database.db, row);
   return id;

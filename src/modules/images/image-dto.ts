@@ -4,7 +4,7 @@ import type { ImageRow } from './image.repository.js';
 import type { MediaUrlSigner } from './media-url.js';
 
 /**
- * Maps an image row to the API's shape, with signed URLs of its three variants. The albums it is in
+ * Maps an image row to the API's shape, with signed URLs of its variants. The albums it is in
  * come from elsewhere (one query for a whole page): none unless given.
  */
 export const imageDtoMapper =
@@ -18,11 +18,16 @@ export const imageDtoMapper =
     height: row.height,
     takenAt: toIso(row.taken_at),
     uploadedAt: toIso(row.uploaded_at),
+    kind: row.kind,
+    durationMs: row.kind === 'video' ? row.duration_ms : null,
+    videoType: row.kind === 'video' ? row.playback_type : null,
+    playback: row.kind === 'video' ? row.playback_state : null,
     urls: {
       thumbnail: signer.url(row.owner_id, row.id, 'thumbnail'),
       preview: signer.url(row.owner_id, row.id, 'preview'),
       original: signer.url(row.owner_id, row.id, 'original'),
       download: signer.url(row.owner_id, row.id, 'original', { download: true }),
+      ...(row.playback_state === 'ready' ? { playback: signer.url(row.owner_id, row.id, 'playback') } : {}),
     },
     favorite: row.favorite === 1,
     albumIds,

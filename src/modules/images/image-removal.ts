@@ -1,3 +1,4 @@
+import { VARIANTS } from '../../api/images.js';
 import { inTransaction } from '../../db/transaction.js';
 import { releaseStorage } from '../auth/user.repository.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
@@ -21,19 +22,32 @@ export type ImageRemover = (
 export function createImageRemover(deps: Pick<ImageServiceDeps, 'db' | 'store' | 'now'>): ImageRemover {
   const { db, store } = deps;
   const now = deps.now ?? Date.now;
-  return async (userId, row, condition = {}) => {
+  return async (userId, known, condition = {}) => {
     const at = now();
-    const deleted = await inTransaction(db, async (trx) => {
-      if (!(await images.deleteImageRow(trx, userId, row.id, condition))) return false;
-      await releaseStorage(trx, userId, images.storedBytes(row));
-      await appendEvents(trx, objectEvents(row, at, 'delete', 204));
-      return true;
-    });
-    if (!deleted) return false;
-    // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
-    await Promise.allSettled(
-      (['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))),
-    );
-    return true;
+    let row: images.ImageRow | undefined = known;
+    // A video's playback copy may be recorded between the read and the delete: then the delete takes
+    // nothing and the row is read again, so exactly the bytes it holds are freed.
+    for (let attempt = 0; row && attempt < 5; attempt++) {
+      const current: images.ImageRow = row;
+      const deleted = await inTransaction(db, async (trx) => {
+        const taken = await images.deleteImageRow(trx, userId, current.id, {
+          ...condition,
+          playbackBytes: current.playback_bytes,
+        });
+        if (!taken) return false;
+        await releaseStorage(trx, userId, images.storedBytes(current));
+        await appendEvents(trx, objectEvents(current, at, 'delete', 204));
+        return true;
+      });
+      if (deleted) {
+        // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
+        await Promise.allSettled(VARIANTS.map((v) => store.delete(objectKey(current, v))));
+        return true;
+      }
+      row = await images.findOwnedImage(db, userId, current.id);
+      // Gone, or there but not meeting the condition (restored meanwhile): nothing to delete.
+      if (row?.playback_bytes === current.playback_bytes) return false;
+    }
+    return false;
   };
 }

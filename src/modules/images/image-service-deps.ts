@@ -17,6 +17,10 @@ export interface ImageServiceDeps {
   signer: MediaUrlSigner;
   quotas: QuotaDefaults;
   maxPixels: number;
+  /** PIXA_MAX_UPLOAD_MB in bytes: a file that arrived under the video limit but is not a video must fit it. */
+  maxPhotoBytes?: number;
+  /** Told when an upload queued a background job, so a worker in this process can start it at once. */
+  onJobQueued?: () => void;
   tmpDir: string;
   /** Disk all staging files of this process may take together (PIXA_STAGING_MB). */
   stagingBudget?: StagingBudget;

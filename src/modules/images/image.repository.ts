@@ -15,18 +15,21 @@ const NUMERIC = [
   'taken_at',
   'uploaded_at',
   'favorite',
+  'playback_bytes',
 ] as const;
 
 export function toImageRow(row: ImageRow): ImageRow {
   const out = { ...row };
   for (const column of NUMERIC) out[column] = Number(row[column]);
   out.trashed_at = row.trashed_at === null ? null : Number(row.trashed_at);
+  out.duration_ms = row.duration_ms === null ? null : Number(row.duration_ms);
   return out;
 }
 
-/** Bytes an image occupies in the store: the original and both derivatives. */
-export const storedBytes = (row: Pick<ImageRow, 'original_bytes' | 'thumbnail_bytes' | 'preview_bytes'>): number =>
-  row.original_bytes + row.thumbnail_bytes + row.preview_bytes;
+/** Bytes an image occupies in the store: the original, both derivatives and a video's playback copy. */
+export const storedBytes = (
+  row: Pick<ImageRow, 'original_bytes' | 'thumbnail_bytes' | 'preview_bytes' | 'playback_bytes'>,
+): number => row.original_bytes + row.thumbnail_bytes + row.preview_bytes + row.playback_bytes;
 
 export async function insertImage(db: Executor, row: ImageRow): Promise<void> {
   await db.insertInto('images').values(row).execute();
@@ -111,6 +114,11 @@ export async function listAllOfOwner(db: Executor, ownerId: string): Promise<Ima
 export interface DeleteCondition {
   trashedOnly?: boolean;
   trashedUpTo?: number;
+  /**
+   * The row's playback-copy bytes as read: nothing is deleted when a video's playback copy was
+   * recorded since, so the caller frees exactly the bytes the row held.
+   */
+  playbackBytes?: number;
 }
 
 /**
@@ -129,6 +137,7 @@ export async function deleteImageRow(
     .where('owner_id', '=', ownerId)
     .$if(condition.trashedOnly === true, (q) => q.where('trashed_at', 'is not', null))
     .$if(condition.trashedUpTo !== undefined, (q) => q.where('trashed_at', '<=', condition.trashedUpTo!))
+    .$if(condition.playbackBytes !== undefined, (q) => q.where('playback_bytes', '=', condition.playbackBytes!))
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
@@ -159,6 +168,17 @@ export async function setFavorite(db: Executor, ownerId: string, id: string, fav
     .where('id', '=', id)
     .where('owner_id', '=', ownerId)
     .where('trashed_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Records a video's playback copy once; false when the image is gone or its copy was recorded already. */
+export async function markPlaybackReady(db: Executor, id: string, bytes: number): Promise<boolean> {
+  const result = await db
+    .updateTable('images')
+    .set({ playback_state: 'ready', playback_bytes: bytes })
+    .where('id', '=', id)
+    .where('playback_state', '=', 'preparing')
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
@@ -240,19 +260,31 @@ export async function listTrashed(
   return rows.map(toImageRow);
 }
 
-/** Bytes the owner's images in the trash occupy (originals and derivatives). */
+/** Bytes the owner's images in the trash occupy (originals, derivatives and playback copies). */
 export async function trashedBytes(db: Executor, ownerId: string): Promise<number> {
   const row = await db
     .selectFrom('images')
     .select((eb) =>
       eb.fn
-        .sum<number | string | null>(eb('original_bytes', '+', eb('thumbnail_bytes', '+', eb.ref('preview_bytes'))))
+        .sum<number | string | null>(
+          eb('original_bytes', '+', eb('thumbnail_bytes', '+', eb('preview_bytes', '+', eb.ref('playback_bytes')))),
+        )
         .as('bytes'),
     )
     .where('owner_id', '=', ownerId)
     .where('trashed_at', 'is not', null)
     .executeTakeFirst();
   return Number(row?.bytes ?? 0);
+}
+
+/** A video whose playback copy could not be made: its owner is told, and the original still plays where it can. */
+export async function markPlaybackFailed(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('images')
+    .set({ playback_state: 'failed' })
+    .where('id', '=', id)
+    .where('playback_state', '=', 'preparing')
+    .execute();
 }
 
 /** Whether a row exists for the object prefix `<owner>/<image>/`; the sweeper keeps only those. */

@@ -66,7 +66,7 @@ export function createMediaCache(options: MediaCacheOptions): MediaCache {
       return entry;
     },
     keepBody(entry, variant, bytes) {
-      if (bytes.length > options.maxBodyBytes || variant === 'original') return;
+      if (bytes.length > options.maxBodyBytes || variant === 'original' || variant === 'playback') return;
       entry.bodies[variant] = bytes;
       // Set again so that the cache counts the new size (and still holds the same entry).
       if (entries.peek(entry.row.id) === entry) entries.set(entry.row.id, entry);

@@ -14,7 +14,7 @@ import type { StorageEvent } from '../usage/storage-event.repository.js';
 import { appendEvents } from '../usage/storage-event.repository.js';
 import { chargeRangedRead, createRangedReadLog } from '../usage/ranged-read-log.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
-import { contentTypeOf, etagOf, objectKey, variantFilename, variantSize } from './image-objects.js';
+import { contentTypeOf, etagOf, isStreamedVariant, objectKey, variantFilename, variantSize } from './image-objects.js';
 import { findImageById } from './image.repository.js';
 import { createMediaCache, MEDIA_CACHE_DEFAULTS, type MediaCacheOptions, type MediaEntry } from './media-cache.js';
 import { isImageId } from './media-url.js';
@@ -122,6 +122,19 @@ export function createMediaService(
     return entry;
   }
 
+  /**
+   * lookup(), for a variant that exists: a video's playback copy once recorded. The cached row may
+   * predate the copy (it is made in the background), so one that has none is read again first.
+   */
+  async function lookupVariant(userId: string, imageId: string, variant: Variant): Promise<MediaEntry> {
+    let entry = await lookup(userId, imageId);
+    if (variant !== 'playback' || entry.row.playback_state === 'ready') return entry;
+    cache.forget(imageId);
+    entry = await lookup(userId, imageId);
+    if (entry.row.playback_state !== 'ready') throw notFound();
+    return entry;
+  }
+
   async function transferQuota(userId: string): Promise<number> {
     const known = transferQuotas.get(userId);
     if (known && now() - known.readAt < options.ttlMs) return known.quota;
@@ -158,7 +171,7 @@ export function createMediaService(
   ): Promise<Buffer | undefined> {
     const held = entry.bodies[variant];
     if (held) return held;
-    if (variant === 'original' || size > options.maxBodyBytes) return undefined;
+    if (isStreamedVariant(variant) || size > options.maxBodyBytes) return undefined;
     const bytes = await buffer(await store.get(key, undefined, size));
     cache.keepBody(entry, variant, bytes);
     return bytes;
@@ -172,12 +185,12 @@ export function createMediaService(
     },
 
     async describe(userId, imageId, variant) {
-      const { row } = await lookup(userId, imageId);
+      const { row } = await lookupVariant(userId, imageId, variant);
       return { etag: etagOf(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
     },
 
     async open(userId, imageId, variant, options = {}) {
-      const entry = await lookup(userId, imageId);
+      const entry = await lookupVariant(userId, imageId, variant);
       const { row } = entry;
       const etag = etagOf(row, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };

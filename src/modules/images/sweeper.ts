@@ -31,8 +31,8 @@ export const sweepSafetyWindowMs = (requestTimeoutMs: number): number =>
   requestTimeoutMs + UPLOAD_PROCESSING_GRACE_MS + SWEEP_MARGIN_MS;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-/** The only keys Pixa writes: `<owner id>/<image id>/original|thumb.webp|preview.webp`, lower-case UUIDs. */
-const PIXA_KEY = new RegExp(`^(${UUID})/(${UUID})/(?:original|thumb\\.webp|preview\\.webp)$`);
+/** The only keys Pixa writes: `<owner id>/<image id>/original|thumb.webp|preview.webp|playback.mp4`, lower-case UUIDs. */
+const PIXA_KEY = new RegExp(`^(${UUID})/(${UUID})/(?:original|thumb\\.webp|preview\\.webp|playback\\.mp4)$`);
 
 /** The owner and object prefix of a key Pixa's layout can produce, or undefined for anything else. */
 export function parsePixaKey(key: string): { ownerId: string; prefix: string } | undefined {

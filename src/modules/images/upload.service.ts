@@ -13,7 +13,13 @@ import {
   type Derivatives,
   type ProbedImage,
 } from '../../image/image-processor.js';
+import { derivativesFromFrame, isUniformFrame } from '../../image/video-frame.js';
 import { AppError } from '../../lib/app-error.js';
+import { mb } from '../../lib/format.js';
+import { ToolRunError } from '../../video/ffmpeg-runner.js';
+import { posterFrame } from '../../video/video-convert.js';
+import { probeVideo, sniffVideoType, VideoRejectedError, type ProbedVideo } from '../../video/video-probe.js';
+import { enqueueJob } from '../jobs/job.repository.js';
 import { newId } from '../../lib/ids.js';
 import { utcDay } from '../../lib/time.js';
 import { findUserById, reserveStorage, type UserRow } from '../auth/user.repository.js';
@@ -66,7 +72,14 @@ interface Prepared {
 interface Decoded {
   probed: ProbedImage;
   derivatives: Derivatives;
+  /** Set for a video: what ffprobe read. */
+  video?: ProbedVideo;
 }
+
+/** The kind of job that makes a video's playback copy; its payload is `{ imageId }`. */
+export const PLAYBACK_JOB = 'video.playback';
+/** Codecs every current browser plays from the original; any other gets a playback copy in the background. */
+const PLAYS_EVERYWHERE: ReadonlySet<string> = new Set(['h264']);
 
 /** One account's uploads in this process: how many run, the bytes they received, who waits for a turn. */
 interface AccountUploads {
@@ -149,6 +162,16 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
   }
 
   async function decode(staged: StagedFile, filename: string): Promise<Decoded> {
+    const videoType = await sniffVideoType(staged.path);
+    if (videoType) return decodeVideo(staged, filename, videoType);
+    // The size limit while the bytes arrived was a video's when the first bytes looked like one.
+    if (deps.maxPhotoBytes && staged.size > deps.maxPhotoBytes) {
+      throw new AppError(
+        'file_too_large',
+        413,
+        `"${filename}" is larger than the ${mb(deps.maxPhotoBytes)} limit per file.`,
+      );
+    }
     try {
       return {
         probed: await probeImage(staged.path, maxPixels),
@@ -156,6 +179,29 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       };
     } catch (error) {
       throw error instanceof ImageRejectedError ? rejectionError(filename, error) : error;
+    }
+  }
+
+  /** Probes a staged video and makes its thumbnail and preview from a poster frame; nothing is transcoded here. */
+  async function decodeVideo(staged: StagedFile, filename: string, mediaType: string): Promise<Decoded> {
+    try {
+      const video = await probeVideo(staged.path, mediaType);
+      const frame = await posterFrame(staged.path, video.durationMs, isUniformFrame);
+      return {
+        probed: { mediaType, width: video.width, height: video.height, orientation: 1, takenAt: video.takenAt },
+        derivatives: await derivativesFromFrame(frame),
+        video,
+      };
+    } catch (error) {
+      if (error instanceof VideoRejectedError) throw videoRejectionError(filename, error);
+      if (error instanceof ToolRunError) {
+        throw new AppError(
+          'invalid_video',
+          400,
+          `"${filename}" is damaged or incomplete: no frame of it can be decoded.`,
+        );
+      }
+      throw error;
     }
   }
 
@@ -185,7 +231,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
         continue;
       }
       // Known when staged, deleted since: decode it now after all.
-      const { probed, derivatives } = item.decoded ?? (await decode(item.staged, item.filename));
+      const { probed, derivatives, video } = item.decoded ?? (await decode(item.staged, item.filename));
       const id = newId();
       const row: images.ImageRow = {
         id,
@@ -204,6 +250,11 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
         object_prefix: `${user.id}/${id}/`,
         favorite: 0,
         trashed_at: null,
+        kind: video ? 'video' : 'photo',
+        duration_ms: video ? video.durationMs : null,
+        playback_type: video ? video.playbackType : null,
+        playback_state: video ? (PLAYS_EVERYWHERE.has(video.codec) ? 'original' : 'preparing') : null,
+        playback_bytes: 0,
       };
       seen.set(item.staged.sha256, row);
       fresh.push({ row, item, derivatives });
@@ -248,7 +299,11 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           const today = await transferOfDay(trx, user.id, day);
           throw transferExceeded(at, transferQuota, today.bytesIn + today.bytesOut, received, describe(batch));
         }
-        for (const { row } of fresh) await images.insertImage(trx, row);
+        for (const { row } of fresh) {
+          await images.insertImage(trx, row);
+          // In the same transaction: the job exists exactly when its video does, and survives restarts.
+          if (row.playback_state === 'preparing') await enqueueJob(trx, PLAYBACK_JOB, { imageId: row.id }, at);
+        }
         await images.restoreImages(trx, user.id, [...restoring]);
         const events = fresh.flatMap(({ row }) => objectEvents(row, at, 'upload', 201));
         // Bytes received for a duplicate count as transfer, though nothing new is stored.
@@ -278,6 +333,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
       await Promise.allSettled(written.map((key) => store.delete(key)));
       throw isOutOfSpace(error) ? outOfSpace(error) : error;
     }
+    if (fresh.some(({ row }) => row.playback_state === 'preparing')) deps.onJobQueued?.();
     return results;
   }
 
@@ -397,9 +453,23 @@ function rejectionError(filename: string, error: ImageRejectedError): AppError {
     return new AppError(
       'unsupported_media_type',
       415,
-      `"${filename}" ${detail}. Pixa accepts JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF and TIFF images.`,
+      `"${filename}" ${detail}. Pixa accepts JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF and TIFF images, and MP4, MOV and WebM videos.`,
     );
   }
   if (reason === 'too_many_pixels') return new AppError('image_too_large', 413, `"${filename}" ${detail}.`);
   return new AppError('invalid_image', 400, `"${filename}" ${detail}.`);
+}
+
+function videoRejectionError(filename: string, error: VideoRejectedError): AppError {
+  const { reason, detail } = error.rejection;
+  switch (reason) {
+    case 'no_tools':
+      return new AppError('videos_unavailable', 415, `"${filename}" ${detail}.`);
+    case 'unsupported':
+      return new AppError('unsupported_media_type', 415, `"${filename}" ${detail}.`);
+    case 'too_large':
+      return new AppError('video_too_large', 413, `"${filename}" ${detail}.`);
+    case 'invalid':
+      return new AppError('invalid_video', 400, `"${filename}" ${detail}.`);
+  }
 }

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 
-import { CredentialsSchema, PasswordChangeSchema, SignInSchema, UserSchema } from '../../api/auth.js';
+import { CredentialsSchema, MeSchema, PasswordChangeSchema, SignInSchema } from '../../api/auth.js';
 import { errors } from '../../api/errors.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
 import { typed } from '../../http/typed.js';
 import { AppError } from '../../lib/app-error.js';
+import { videoToolsAvailable } from '../../video/ffmpeg-runner.js';
 import { deviceCookieOf, withDeviceCookie } from './device-cookie.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -87,8 +88,8 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
     '/api/v1/me',
     {
       ...authenticated,
-      schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: UserSchema, ...errors(401) } },
+      schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: MeSchema, ...errors(401) } },
     },
-    async (request) => auth.getUser(principalOf(request).userId),
+    async (request) => ({ ...(await auth.getUser(principalOf(request).userId)), videos: await videoToolsAvailable() }),
   );
 }

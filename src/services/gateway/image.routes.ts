@@ -14,9 +14,10 @@ import {
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
 import { parseRange } from '../../http/media-headers.js';
 import { typed } from '../../http/typed.js';
-import { fileParts } from '../../http/upload-parts.js';
+import { fileParts, uploadLimits } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { etagMatches } from '../../lib/etag.js';
+import { isStreamedVariant } from '../../modules/images/image-objects.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import { addFastLane } from '../../http/fast-lane.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -26,6 +27,7 @@ const VARIANT_SUMMARIES: Record<Variant, string> = {
   original: 'The original file, byte for byte (Range supported)',
   preview: 'The preview: WebP, about 1600 px on the long side',
   thumbnail: 'The thumbnail: WebP, about 400 px on the long side (not counted as transfer)',
+  playback: 'A video’s H.264/AAC MP4 copy for browsers that cannot play the original (Range supported)',
 };
 
 export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
@@ -57,7 +59,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       }
       const { userId } = principalOf(request);
       await images.assertCanUpload(userId);
-      const uploaded = await images.upload(userId, fileParts(request, config.maxUploadBytes));
+      const uploaded = await images.upload(userId, fileParts(request, uploadLimits(config)));
       const status = uploaded.every((image) => image.duplicate) ? 200 : 201;
       return reply.status(status).send({ images: uploaded });
     },
@@ -184,13 +186,13 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       return reply
         .headers(cachingHeaders(info.etag))
         .headers({ 'content-type': info.contentType, 'content-length': String(info.size) })
-        .headers(variant === 'original' ? { 'accept-ranges': 'bytes' } : {})
+        .headers(isStreamedVariant(variant) ? { 'accept-ranges': 'bytes' } : {})
         .send();
     }
 
-    // Only an original with a Range header needs its size first (over HTTP, that is one more call).
+    // Only an original (or a video's copy) with a Range header needs its size first (over HTTP, that is one more call).
     // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
-    const rangeHeader = variant === 'original' ? request.headers.range : undefined;
+    const rangeHeader = isStreamedVariant(variant) ? request.headers.range : undefined;
     const range = rangeHeader
       ? (size: number) => {
           const parsed = parseRange(rangeHeader, size);

@@ -11,7 +11,7 @@ import {
 } from '../../api/legacy.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
 import { typed } from '../../http/typed.js';
-import { fileParts } from '../../http/upload-parts.js';
+import { fileParts, uploadLimits } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -46,7 +46,7 @@ export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps):
           all.push(...page.items);
           cursor = page.nextCursor ?? undefined;
         } while (cursor && all.length < MAX_LINKS);
-        return all.map((image) => origin + image.urls.preview);
+        return all.map((image) => origin + (image.kind === 'video' ? image.urls.original : image.urls.preview));
       })(),
     ]);
     return {
@@ -115,7 +115,7 @@ export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps):
         throw new AppError('expected_multipart', 415, 'Send the image as multipart/form-data in the field "file".');
       const { userId } = principalOf(request);
       await images.assertCanUpload(userId);
-      await images.upload(userId, fileParts(request, deps.config.maxUploadBytes));
+      await images.upload(userId, fileParts(request, uploadLimits(deps.config)));
       return userData(request);
     },
   );

@@ -5,12 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import type { FastLane, LaneAnswer } from '../../http/fast-lane.js';
 import { contentDisposition } from '../../http/media-headers.js';
 import type { MediaResponse, NotModified } from '../../modules/images/image.service.js';
+import { isStreamedVariant } from '../../modules/images/image-objects.js';
 import type { Variant } from '../../modules/images/media-url.js';
 import { newRequestContext, runInRequestContext } from '../../lib/request-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /** `/api/v1/images/<id>/<variant>` with an optional query; anything else is Fastify's. */
-const MEDIA_PATH = /^\/api\/v1\/images\/([0-9A-Za-z-]{1,64})\/(thumbnail|preview|original)(?:\?([^#]*))?$/;
+const MEDIA_PATH = /^\/api\/v1\/images\/([0-9A-Za-z-]{1,64})\/(thumbnail|preview|original|playback)(?:\?([^#]*))?$/;
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The query the media routes accept, with the schema's length limits. */
@@ -20,6 +21,7 @@ const ROUTES: Record<Variant, string> = {
   original: '/api/v1/images/:id/original',
   preview: '/api/v1/images/:id/preview',
   thumbnail: '/api/v1/images/:id/thumbnail',
+  playback: '/api/v1/images/:id/playback',
 };
 
 /** Headers of every media answer, 304 included: a media file is immutable under its URL. */
@@ -36,7 +38,7 @@ export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, downl
   const headers = mediaCachingHeaders(media.etag);
   headers['content-type'] = media.contentType;
   headers['content-length'] = String(media.length);
-  headers['accept-ranges'] = variant === 'original' ? 'bytes' : 'none';
+  headers['accept-ranges'] = isStreamedVariant(variant) ? 'bytes' : 'none';
   headers['content-disposition'] = contentDisposition(download ? 'attachment' : 'inline', media.filename);
   if (media.range) headers['content-range'] = `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`;
   return headers;

@@ -8,7 +8,7 @@ import type { Variant } from '../../modules/images/media-url.js';
 
 /** The open-variant route with plain ids and no query; anything else (escapes, a query) is Fastify's. */
 const OPEN_PATH =
-  /^\/internal\/users\/([0-9A-Za-z-]{1,64})\/images\/([0-9A-Za-z-]{1,64})\/(thumbnail|preview|original)$/;
+  /^\/internal\/users\/([0-9A-Za-z-]{1,64})\/images\/([0-9A-Za-z-]{1,64})\/(thumbnail|preview|original|playback)$/;
 
 export interface StorageLaneDeps {
   /** The image service itself, not the instrumented one: a declined request is counted by the route. */

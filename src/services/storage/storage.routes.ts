@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
-import { fileParts } from '../../http/upload-parts.js';
+import { fileParts, type UploadLimits } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
 import type { AlbumService } from '../../modules/albums/album.service.js';
 import type { ImageService } from '../../modules/images/image.service.js';
@@ -13,7 +13,7 @@ export interface StorageRoutesDeps {
   images: ImageService;
   albums: AlbumService;
   store: ObjectStore;
-  maxUploadBytes: number;
+  limits: UploadLimits;
 }
 
 /**
@@ -22,7 +22,7 @@ export interface StorageRoutesDeps {
  * in one database transaction.
  */
 export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRoutesDeps): Promise<void> {
-  const { images, albums, store, maxUploadBytes } = deps;
+  const { images, albums, store, limits } = deps;
 
   internalRoute(app, routes.storageReady, async (_request, reply) => {
     await store.ping();
@@ -36,7 +36,7 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
 
   internalRoute(app, routes.upload, async (request, reply) => {
     if (!request.isMultipart()) throw new AppError('expected_multipart', 415, 'Send images as multipart/form-data.');
-    const uploaded = await images.upload(request.params.userId, fileParts(request, maxUploadBytes));
+    const uploaded = await images.upload(request.params.userId, fileParts(request, limits));
     return reply.status(201).send({ images: uploaded });
   });
 

@@ -3,12 +3,12 @@ import type {
   ErrorBody,
   Image as Photo,
   ImagePage as PhotoPage,
+  Me,
   PasswordChange,
   SignIn as Session,
   UploadedImage as UploadedPhoto,
   UploadResult,
   Usage,
-  User,
 } from '../../../src/api/index.js';
 
 const BASE = '/api/v1';
@@ -122,7 +122,7 @@ export const api = {
   login: (username: string, password: string) =>
     request<Session>('POST', '/auth/login', { body: { username, password } satisfies Credentials, auth: false }),
   logout: () => request<void>('POST', '/auth/logout'),
-  me: () => request<User>('GET', '/me'),
+  me: () => request<Me>('GET', '/me'),
   changePassword: (currentPassword: string, newPassword: string) =>
     request<Session>('POST', '/auth/password', {
       body: { currentPassword, newPassword } satisfies PasswordChange,

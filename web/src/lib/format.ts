@@ -10,6 +10,15 @@ export function megabytes(bytes: number): string {
   return value.toFixed(1);
 }
 
+/** A video's duration as players show it: "0:07", "12:04", "1:02:03". */
+export function duration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
 /** A file size for people: "812 KB", "3.4 MB". */
 export function fileSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

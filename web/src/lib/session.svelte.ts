@@ -27,6 +27,8 @@ class SessionState {
   current = $state<Session | null>(null);
   /** A short sentence for the sign-in page, e.g. why the person was signed out. */
   notice = $state('');
+  /** Whether this server takes videos (it has ffmpeg); told by GET /me. */
+  videos = $state(true);
   #timer: ReturnType<typeof setTimeout> | undefined;
   #endListeners: (() => void)[] = [];
 
@@ -67,7 +69,8 @@ class SessionState {
   async verify(): Promise<void> {
     if (!this.current) return;
     try {
-      const user = await api.me();
+      const { videos, ...user } = await api.me();
+      this.videos = videos;
       if (this.current) this.current = { ...this.current, user };
     } catch {
       // A 401 already ended the session; other failures keep it (the server may be restarting).

@@ -1,0 +1,31 @@
+import sharp from 'sharp';
+
+import { PREVIEW_SIZE, THUMBNAIL_SIZE, type Derivatives } from './image-processor.js';
+
+/** A channel whose pixels vary less than this (standard deviation, 0–255) is one flat colour. */
+const FLAT = 4;
+
+/** Whether a video frame is one flat colour (black, a fade): no poster to show. */
+export async function isUniformFrame(frame: Buffer): Promise<boolean> {
+  const stats = await sharp(frame).stats();
+  return stats.channels.slice(0, 3).every((channel) => channel.stdev < FLAT);
+}
+
+/**
+ * The thumbnail and preview of a video, made from its poster frame (PNG, already turned upright and
+ * no larger than the preview) as for a photo: WebP without metadata.
+ */
+export async function derivativesFromFrame(frame: Buffer): Promise<Derivatives> {
+  const image = sharp(frame, { limitInputPixels: PREVIEW_SIZE * PREVIEW_SIZE }).toColourspace('srgb');
+  const preview = await image
+    .clone()
+    .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 82, effort: 2 })
+    .toBuffer();
+  const thumbnail = await image
+    .clone()
+    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 78, effort: 2 })
+    .toBuffer();
+  return { thumbnail, preview };
+}
