@@ -416,6 +416,28 @@ describe('ZIP downloads', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('OpenAPI › documents every share and ZIP route', async () => {
+    const doc = (await server.client.request<{ paths: Record<string, object> }>('GET', '/api/openapi.json')).body;
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/shares',
+        'GET /api/v1/shares',
+        'PATCH /api/v1/shares/{id}',
+        'DELETE /api/v1/shares/{id}',
+        'POST /api/v1/images/archive',
+        'GET /api/v1/shared/{key}',
+        'POST /api/v1/shared/{key}/unlock',
+        'GET /api/v1/shared/{key}/images/{imageId}/{variant}',
+        'GET /api/v1/shared/{key}/archive',
+      ]),
+    );
+  });
+});
+
 /** The stored entries of a ZIP, read from its central directory. */
 function unzip(zip: Buffer): { name: string; data: Buffer }[] {
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
