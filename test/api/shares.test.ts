@@ -57,6 +57,17 @@ async function ownerWithPhotos(count: number, options: Parameters<typeof makePho
   return { ...owner, images: uploaded.body.images as ImageBody[], files };
 }
 
+async function newAlbum(token: string, title: string, images: ImageBody[]): Promise<string> {
+  const album = await server.client.request<{ id: string }>('POST', '/api/v1/albums', { token, json: { title } });
+  expect(album.status).toBe(201);
+  const added = await server.client.request('PUT', `/api/v1/albums/${album.body.id}/images`, {
+    token,
+    json: { ids: images.map((image) => image.id) },
+  });
+  expect(added.status).toBeLessThan(300);
+  return album.body.id;
+}
+
 const createShare = (token: string, body: Record<string, unknown>) =>
   server.client.request<ShareBody & ErrorBody>('POST', '/api/v1/shares', { token, json: body });
 const listShares = (token: string) => server.client.request<{ items: ShareBody[] }>('GET', '/api/v1/shares', { token });
@@ -101,17 +112,59 @@ describe('share links', () => {
     expect(listed.body.items[0]).not.toHaveProperty('url');
   });
 
-  it('create › another user’s photo among the ids › 404 and no link is created', async () => {
+  it('create › another user’s photo or album › 404 and no link is created', async () => {
     const owner = await ownerWithPhotos(1);
     const other = await ownerWithPhotos(1);
+    const othersAlbum = await newAlbum(other.token, 'Not yours', other.images);
 
     const mixed = await createShare(owner.token, { imageIds: [owner.images[0]!.id, other.images[0]!.id] });
-    const album = await createShare(owner.token, { albumId: '01936f0c-0000-7000-8000-000000000000' });
+    const album = await createShare(owner.token, { albumId: othersAlbum });
+    const unknown = await createShare(owner.token, { albumId: '01936f0c-0000-7000-8000-000000000000' });
 
     expect(mixed.status).toBe(404);
     expect(mixed.body.error.code).toBe('not_found');
     expect(album.status).toBe(404);
+    expect(unknown.status).toBe(404);
     expect((await listShares(owner.token)).body.items).toEqual([]);
+  });
+
+  it('album › the visitor sees the album as it is now; a photo moved to the trash drops out; a deleted album is 404', async () => {
+    const owner = await ownerWithPhotos(3);
+    const [a, b, later] = owner.images;
+    const albumId = await newAlbum(owner.token, 'Holidays', [a!, b!]);
+    const share = (await createShare(owner.token, { albumId, showOwner: true })).body;
+    expect(share.imageCount).toBe(2);
+    const first = (await visit(keyOf(share))).body;
+    expect(first).toMatchObject({ title: 'Holidays', owner: owner.username, imageCount: 2 });
+    const bUrl = first.items.find((item) => item.id === b!.id)!.urls.preview;
+
+    await server.client.request('PUT', `/api/v1/albums/${albumId}/images`, {
+      token: owner.token,
+      json: { ids: [later!.id] },
+    });
+    expect((await server.client.deleteImage(owner.token, b!.id)).status).toBe(204);
+    const now = (await visit(keyOf(share))).body;
+
+    expect(now.items.map((item) => item.id).sort()).toEqual([a!.id, later!.id].sort());
+    expect(now.imageCount).toBe(2);
+    expect((await server.client.fetchMedia(bUrl)).status).toBe(404);
+
+    await server.client.request('DELETE', `/api/v1/albums/${albumId}`, { token: owner.token });
+    expect((await visit(keyOf(share))).status).toBe(404);
+  });
+
+  it('chosen photos › one moved to the trash › drops out of the link', async () => {
+    const owner = await ownerWithPhotos(2);
+    const [a, b] = owner.images;
+    const share = (await createShare(owner.token, { imageIds: [a!.id, b!.id] })).body;
+
+    await server.client.deleteImage(owner.token, a!.id);
+    const page = (await visit(keyOf(share))).body;
+
+    expect(page.items.map((item) => item.id)).toEqual([b!.id]);
+    expect(page.imageCount).toBe(1);
+    // A photo in the trash cannot be shared either.
+    expect((await createShare(owner.token, { imageIds: [a!.id] })).status).toBe(404);
   });
 
   it('create › bad input › 400 for neither album nor photos, and for a past expiry', async () => {
