@@ -151,8 +151,12 @@ for (const dialect of DIALECTS) {
             from information_schema.tables
             where table_schema = database() and table_name not like 'kysely%'`.execute(db);
           expect(rows.map((row) => row.table_name).sort()).toEqual([
+            'album_images',
+            'albums',
             'images',
             'sessions',
+            'share_images',
+            'shares',
             'storage_event_days',
             'storage_events',
             'throttle_events',
