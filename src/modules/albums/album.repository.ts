@@ -58,8 +58,15 @@ export async function updateAlbum(
   await db.updateTable('albums').set(changes).where('id', '=', id).execute();
 }
 
-/** Deletes the album and its memberships (never a photo); false when it was gone already. */
+/** Deletes the owner's album and its memberships (never a photo); false when it was not there. */
 export async function deleteAlbum(db: Executor, ownerId: string, id: string): Promise<boolean> {
+  const owned = await db
+    .selectFrom('albums')
+    .select('id')
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+  if (!owned) return false;
   await db.deleteFrom('album_images').where('album_id', '=', id).execute();
   const result = await db.deleteFrom('albums').where('id', '=', id).where('owner_id', '=', ownerId).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
