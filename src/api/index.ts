@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './images.js';
 export * from './internal.js';
 export * from './legacy.js';
+export * from './shares.js';
 export * from './trash.js';
 export * from './uploads.js';
 export * from './usage.js';

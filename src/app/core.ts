@@ -27,6 +27,8 @@ import {
   createResumableUploadService,
   type ResumableUploadService,
 } from '../modules/uploads/resumable-upload.service.js';
+import { createShareSigner } from '../modules/shares/share-keys.js';
+import { createSharingService, type SharingService } from '../modules/shares/sharing.js';
 import { createUsageService, type UsageService } from '../modules/usage/usage.service.js';
 import { withSmallObjectCache } from '../storage/cached-store.js';
 import { createObjectStore } from '../storage/create-store.js';
@@ -43,6 +45,7 @@ export interface PixaCore {
   usage: UsageService;
   /** Resumable (tus) uploads: their state, reservations and completion through the image pipeline. */
   uploads: ResumableUploadService;
+  sharing: SharingService;
   mediaUrls: MediaUrlSigner;
   logger: Logger;
   /** What each kind of background job does. */
@@ -148,6 +151,16 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         devices: createDeviceKeys(secret),
         tokenTtlSeconds: config.tokenTtlSeconds,
         signupPerHour: config.signupPerHour,
+        now: options.now,
+      }),
+      sharing: createSharingService({
+        db: database.db,
+        dialect: database.dialect,
+        store,
+        media: images,
+        signer: createShareSigner(secret, config.mediaUrlTtlSeconds, options.now),
+        throttle: createLoginThrottle(database.db),
+        quotas,
         now: options.now,
       }),
       albums: createAlbumService({ db: database.db, dialect: database.dialect, signer: mediaUrls, now: options.now }),

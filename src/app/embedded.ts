@@ -1,7 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 
 import type { GatewayClients } from '../clients/clients.js';
-import { inProcessAuth, inProcessStorage, inProcessUploads, inProcessUsage } from '../clients/in-process.js';
+import {
+  inProcessAuth,
+  inProcessShares,
+  inProcessStorage,
+  inProcessUploads,
+  inProcessUsage,
+} from '../clients/in-process.js';
 import type { Config } from '../config/config.js';
 import { registerDiskMetrics } from '../http/disk-metrics.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
@@ -31,6 +37,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
       storage: images,
       usage: inProcessUsage(core.usage),
       uploads: inProcessUploads(core.uploads),
+      shares: inProcessShares(core.sharing),
       readiness: dependencyChecks(core.database, core.store, config),
       close: async () => {},
     };

@@ -13,6 +13,7 @@ import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { storageMonitorRoutes } from '../services/storage-monitor/storage-monitor.routes.js';
 import { instrumentImages } from '../services/storage/instrumented-images.js';
 import { storageMediaLane } from '../services/storage/media-lane.js';
+import { storageShareRoutes } from '../services/storage/share.routes.js';
 import { storageServiceRoutes } from '../services/storage/storage.routes.js';
 import { storageUploadRoutes } from '../services/storage/upload.routes.js';
 import { usageMonitorRoutes } from '../services/usage-monitor/usage-monitor.routes.js';
@@ -56,6 +57,7 @@ export async function createInternalApp(
         limits: uploadLimits(config),
       });
       await app.register(storageUploadRoutes, { uploads: core.uploads });
+      await app.register(storageShareRoutes, { sharing: core.sharing });
       break;
     }
     case 'storage-monitor':

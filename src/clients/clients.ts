@@ -2,6 +2,7 @@ import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
+import type { SharingService } from '../modules/shares/sharing.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 
 /**
@@ -21,6 +22,8 @@ export interface StorageClient extends Omit<ImageService, 'removeAll' | 'purgeEx
 
 /** Resumable uploads, which the storage service keeps; sweeping them is the storage service's own. */
 export type UploadsClient = Omit<ResumableUploadService, 'sweepExpired'>;
+/** What the gateway asks of the storage service about share links and ZIP downloads. */
+export type SharesClient = SharingService;
 
 /** The storage monitor (storage usage) and the usage monitor (transfer usage) behind one interface. */
 export type UsageClient = UsageService;
@@ -31,6 +34,7 @@ export interface GatewayClients {
   storage: StorageClient;
   usage: UsageClient;
   uploads: UploadsClient;
+  shares: SharesClient;
   /** Readiness checks of the services these clients call, for the gateway's /readyz. */
   readiness: Record<string, () => Promise<unknown>>;
   close(): Promise<void>;

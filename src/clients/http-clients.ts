@@ -8,6 +8,7 @@ import type { GatewayClients } from './clients.js';
 import { createServiceClient, type ServiceClient } from './http-client.js';
 import { httpStorageClient } from './image.client.js';
 import { httpUploadsClient } from './upload.client.js';
+import { httpSharesClient } from './share.client.js';
 import { httpUsageClient } from './usage.client.js';
 
 /**
@@ -38,6 +39,7 @@ export function httpGatewayClients(
     storage: httpStorageClient(storage, { uploadTimeoutMs: config.requestTimeoutMs }),
     usage: httpUsageClient(storageMonitor, usageMonitor),
     uploads: httpUploadsClient(storage, { uploadTimeoutMs: config.requestTimeoutMs }),
+    shares: httpSharesClient(storage),
     readiness: Object.fromEntries(
       Object.entries(pools).map(([name, pool]) => [name, () => pool.json({ method: 'GET', path: '/readyz' })]),
     ),

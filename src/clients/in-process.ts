@@ -1,10 +1,11 @@
 import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
+import type { SharingService } from '../modules/shares/sharing.js';
+import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
-import type { AuthClient, StorageClient, UploadsClient, UsageClient } from './clients.js';
+import type { AuthClient, SharesClient, StorageClient, UploadsClient, UsageClient } from './clients.js';
 
 /** The auth service called in process (embedded mode, and inside the auth service itself). */
 export const inProcessAuth = (auth: AuthService): AuthClient => auth;
@@ -17,3 +18,5 @@ export function inProcessStorage(images: ImageService, albums: AlbumService, sto
 export const inProcessUsage = (usage: UsageService): UsageClient => usage;
 
 export const inProcessUploads = (uploads: ResumableUploadService): UploadsClient => uploads;
+/** Share links and ZIP downloads called in process. */
+export const inProcessShares = (sharing: SharingService): SharesClient => sharing;

@@ -6,6 +6,7 @@ import * as eventRollup from './migrations/0003-event-rollup.js';
 import * as albumsTrash from './migrations/0004-albums-trash.js';
 import * as videosJobs from './migrations/0005-videos-jobs.js';
 import * as uploads from './migrations/0006-uploads.js';
+import * as shares from './migrations/0007-shares.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-albums-trash': albumsTrash,
   '0005-videos-jobs': videosJobs,
   '0006-uploads': uploads,
+  '0007-shares': shares,
 };
 
 /** Migrations compiled into the program, so they ship with the build and need no directory scan. */

@@ -166,7 +166,7 @@ for (const dialect of DIALECTS) {
             });
             await old.insertInto('images').values(photos).execute();
 
-            expect(await migrateToLatest(opened.db)).toEqual(['0004-albums-trash']);
+            expect(await migrateToLatest(opened.db)).toEqual(MIGRATION_NAMES.filter((name) => name >= '0004'));
 
             const listed = await images.listPage(opened.db, owner.id, 10, undefined);
             expect(listed).toEqual([...photos].reverse().map((photo) => ({ ...photo, favorite: 0, trashed_at: null })));
@@ -207,6 +207,8 @@ for (const dialect of DIALECTS) {
             'images',
             'jobs',
             'sessions',
+            'share_images',
+            'shares',
             'storage_event_days',
             'storage_events',
             'throttle_events',
