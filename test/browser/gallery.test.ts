@@ -117,9 +117,9 @@ describeInBrowser('web UI › gallery', () => {
     expect(sha256(await readFile(await download.path()))).toBe(sha256(photos.may.data));
 
     // Deleting asks first, then the viewer moves on and the storage meter falls.
-    await viewer.getByRole('button', { name: 'Delete photo' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete this photo?' });
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await viewer.getByRole('button', { name: 'Move to trash' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Move this photo to the trash?' });
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await expect.poll(() => viewer.locator('h2').textContent()).toBe(photos.february.name);
     await expect.poll(() => meterBytes(page, 'Storage')).toBeLessThan(storageWithThree);
     await page.keyboard.press('Escape');
@@ -183,14 +183,14 @@ describeInBrowser('web UI › gallery', () => {
     await page.route('**/api/v1/images/*', (route) =>
       route.request().method() === 'DELETE' ? route.fulfill({ status: 503, json: refusal }) : route.fallback(),
     );
-    await viewer.getByRole('button', { name: 'Delete photo' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete this photo?' });
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await viewer.getByRole('button', { name: 'Move to trash' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Move this photo to the trash?' });
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await expect.poll(() => confirm.getByRole('alert').textContent()).toBe(refusal.error.message);
     expect(await thumbnailNames(page)).toEqual([photos.may.name]);
 
     await page.unroute('**/api/v1/images/*');
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
     await context.close();
   });

@@ -1,8 +1,7 @@
 import type {
   Credentials,
   ErrorBody,
-  Image as Photo,
-  ImagePage as PhotoPage,
+  Image,
   PasswordChange,
   SignIn as Session,
   UploadedImage as UploadedPhoto,
@@ -10,6 +9,107 @@ import type {
   Usage,
   User,
 } from '../../../src/api/index.js';
+
+/*
+ * Albums, favourites, the trash and share links as the API answers them (issue 14). Written here until
+ * their schemas are in src/api; then these become `import type` of them.
+ */
+
+/** A photo as the API shows it, with whether it is a favourite and which albums hold it. */
+export type Photo = Image & { favorite?: boolean; albumIds?: string[] };
+/** What the photo viewer shows: one of the owner's photos, or a photo seen through a share link (fewer details). */
+export interface Viewable {
+  id: string;
+  filename?: string;
+  takenAt?: string;
+  width: number;
+  height: number;
+  mediaType: string;
+  size?: number;
+  favorite?: boolean;
+  urls: { thumbnail: string; preview: string; download?: string };
+}
+
+export interface PhotoPage {
+  items: Photo[];
+  nextCursor: string | null;
+}
+
+export interface Album {
+  id: string;
+  title: string;
+  description: string;
+  count: number;
+  coverImageId: string | null;
+  coverUrl: string | null;
+  firstTakenAt: string | null;
+  lastTakenAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface AlbumChanges {
+  title?: string;
+  description?: string;
+  coverImageId?: string | null;
+}
+
+export type TrashedPhoto = Photo & { trashedAt: string; purgeAt: string };
+export interface TrashPage {
+  items: TrashedPhoto[];
+  nextCursor: string | null;
+}
+
+export interface NewShare {
+  albumId?: string;
+  imageIds?: string[];
+  expiresAt?: string;
+  password?: string;
+  allowDownload: boolean;
+  showMetadata: boolean;
+}
+export interface Share {
+  id: string;
+  albumId: string | null;
+  imageCount: number;
+  title: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  expired: boolean;
+  hasPassword: boolean;
+  allowDownload: boolean;
+  viewCount: number;
+  lastAccessAt: string | null;
+}
+export type CreatedShare = Share & { url: string };
+
+/** A photo seen through a share link: file name and date only when the owner shows them. */
+export interface SharedItem {
+  id: string;
+  width: number;
+  height: number;
+  mediaType: string;
+  filename?: string;
+  takenAt?: string;
+  urls: { thumbnail: string; preview: string; original?: string; download?: string };
+  downloadServes: 'original' | 'preview';
+}
+export interface SharedPage {
+  title: string;
+  description?: string;
+  owner?: string;
+  imageCount: number;
+  allowDownload: boolean;
+  expiresAt: string | null;
+  archiveUrl?: string;
+  items: SharedItem[];
+  nextCursor: string | null;
+}
+export interface ShareToken {
+  token: string;
+  expiresAt: string;
+}
+/** The header that carries the token of an unlocked password-protected link. */
+export const SHARE_TOKEN_HEADER = 'x-pixa-share-token';
 
 const BASE = '/api/v1';
 
@@ -82,14 +182,15 @@ interface RequestOptions {
   auth?: boolean;
   /** Whether a 401 means the session has ended; not so where it means "wrong current password". */
   sessionCheck?: boolean;
+  headers?: Record<string, string>;
 }
 
 async function request<T>(
   method: string,
   path: string,
-  { body, auth = true, sessionCheck = auth }: RequestOptions = {},
+  { body, auth = true, sessionCheck = auth, headers: extra }: RequestOptions = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...extra };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth && token) headers.authorization = `Bearer ${token}`;
   let response: Response;
@@ -128,15 +229,88 @@ export const api = {
       body: { currentPassword, newPassword } satisfies PasswordChange,
       sessionCheck: false,
     }),
-  listPhotos: (cursor: string | null, limit = 60) =>
-    request<PhotoPage>(
-      'GET',
-      `/images?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
-    ),
-  getPhoto: (id: string) => request<Photo>('GET', `/images/${encodeURIComponent(id)}`),
-  deletePhoto: (id: string) => request<void>('DELETE', `/images/${encodeURIComponent(id)}`),
+  listPhotos: (cursor: string | null, limit = 60) => request<PhotoPage>('GET', `/images${page(cursor, limit)}`),
+  listFavorites: (cursor: string | null, limit = 60) =>
+    request<PhotoPage>('GET', `/images${page(cursor, limit)}&favorite=true`),
+  getPhoto: (id: string) => request<Photo>('GET', `/images/${id_(id)}`),
+  /** Moves a photo to the trash. */
+  deletePhoto: (id: string) => request<void>('DELETE', `/images/${id_(id)}`),
+  setFavorite: (id: string, favorite: boolean) =>
+    request<void>(favorite ? 'PUT' : 'DELETE', `/images/${id_(id)}/favorite`),
   usage: () => request<Usage>('GET', '/usage'),
+
+  listAlbums: () => request<{ items: Album[] }>('GET', '/albums'),
+  getAlbum: (id: string) => request<Album>('GET', `/albums/${id_(id)}`),
+  createAlbum: (title: string, description?: string) =>
+    request<Album>('POST', '/albums', { body: description ? { title, description } : { title } }),
+  updateAlbum: (id: string, changes: AlbumChanges) => request<Album>('PATCH', `/albums/${id_(id)}`, { body: changes }),
+  deleteAlbum: (id: string) => request<void>('DELETE', `/albums/${id_(id)}`),
+  albumPhotos: (id: string, cursor: string | null, limit = 60) =>
+    request<PhotoPage>('GET', `/albums/${id_(id)}/images${page(cursor, limit)}`),
+  addToAlbum: (id: string, ids: string[]) => request<unknown>('PUT', `/albums/${id_(id)}/images`, { body: { ids } }),
+  removeFromAlbum: (id: string, ids: string[]) =>
+    request<unknown>('DELETE', `/albums/${id_(id)}/images`, { body: { ids } }),
+
+  listTrash: (cursor: string | null, limit = 60) => request<TrashPage>('GET', `/trash${page(cursor, limit)}`),
+  restore: (ids: string[]) => request<unknown>('POST', '/trash/restore', { body: { ids } }),
+  emptyTrash: () => request<unknown>('POST', '/trash/empty'),
+  deleteForGood: (id: string) => request<void>('DELETE', `/trash/${id_(id)}`),
+
+  createShare: (share: NewShare) => request<CreatedShare>('POST', '/shares', { body: share }),
+  listShares: () => request<{ items: Share[] }>('GET', '/shares'),
+  revokeShare: (id: string) => request<void>('DELETE', `/shares/${id_(id)}`),
+
+  /** What a visitor of `/s/<key>` sees; no account, only the unlock token of a protected link. */
+  shared: (key: string, cursor: string | null, token: string | null, limit = 60) =>
+    request<SharedPage>('GET', `/shared/${id_(key)}${page(cursor, limit)}`, {
+      auth: false,
+      headers: token ? { [SHARE_TOKEN_HEADER]: token } : {},
+    }),
+  unlockShared: (key: string, password: string) =>
+    request<ShareToken>('POST', `/shared/${id_(key)}/unlock`, { body: { password }, auth: false }),
 };
+
+function id_(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function page(cursor: string | null, limit: number): string {
+  return `?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+}
+
+/**
+ * Downloads a ZIP of the originals of `ids`. A form POST, so that the browser saves the streamed answer
+ * to disk itself instead of holding the whole archive in memory; the session token goes in the form
+ * because a form cannot send an Authorization header.
+ */
+export function downloadArchive(ids: string[]): void {
+  // An error answer lands in a hidden frame rather than replacing the page.
+  let frame = document.querySelector<HTMLIFrameElement>('iframe[name="pixa-download"]');
+  if (!frame) {
+    frame = document.createElement('iframe');
+    frame.name = 'pixa-download';
+    frame.hidden = true;
+    frame.title = 'Downloads';
+    document.body.append(frame);
+  }
+  const form = document.createElement('form');
+  form.method = 'POST';
+  form.action = `${BASE}/images/archive`;
+  form.target = frame.name;
+  form.hidden = true;
+  const fields: [string, string][] = [['ids', ids.join(',')]];
+  if (token) fields.push(['token', token]);
+  for (const [name, value] of fields) {
+    const input = document.createElement('input');
+    input.type = 'hidden';
+    input.name = name;
+    input.value = value;
+    form.append(input);
+  }
+  document.body.append(form);
+  form.submit();
+  form.remove();
+}
 
 /** A running upload of one file. */
 export interface UploadHandle {
