@@ -3,6 +3,16 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { SignInSchema, UserSchema } from './auth.js';
 import { NoContent } from './errors.js';
 import { ImagePageSchema, ImageSchema, UploadResultSchema, VariantSchema } from './images.js';
+import {
+  ArchiveRequestSchema,
+  CreatedShareSchema,
+  CreateShareSchema,
+  SharedPageSchema,
+  ShareListSchema,
+  ShareSchema,
+  ShareTokenSchema,
+  UpdateShareSchema,
+} from './shares.js';
 import { StorageUsageSchema, TransferUsageSchema } from './usage.js';
 
 /**
@@ -30,13 +40,25 @@ const route = <const R extends InternalRoute>(definition: R): R => definition;
  * Headers of the storage service's internal media answer that the public one does not carry as
  * such: the whole object's size (for Content-Range) and its file name (URI-encoded).
  */
-export const MEDIA_HEADERS = { totalSize: 'x-pixa-total-size', filename: 'x-pixa-filename' } as const;
+export const MEDIA_HEADERS = {
+  totalSize: 'x-pixa-total-size',
+  filename: 'x-pixa-filename',
+  /** Of a shared photo's media: the variant served (the preview for an original whose location stays). */
+  servedAs: 'x-pixa-served-as',
+} as const;
 
 const Id = Type.String({ maxLength: 64 });
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
 const Password = Type.String({ maxLength: 1024 });
 
 export const UserParamsSchema = Type.Object({ userId: Id });
+const Key = Type.String({ maxLength: 100 });
+export const ShareParamsSchema = Type.Object({ userId: Id, shareId: Id });
+export const KeyParamsSchema = Type.Object({ key: Key });
+const SignedQuery = Type.Object({
+  exp: Type.Optional(Type.String({ maxLength: 20 })),
+  sig: Type.Optional(Type.String({ maxLength: 100 })),
+});
 export const ImageParamsSchema = Type.Object({ userId: Id, imageId: Id });
 export const VariantParamsSchema = Type.Object({
   userId: Id,
@@ -128,6 +150,88 @@ export const internalRoutes = {
     params: VariantParamsSchema,
     status: 200,
     response: Type.Unknown({ description: 'The bytes of the variant' }),
+    stream: true,
+  }),
+
+  // Share links and ZIP downloads (the storage service).
+  createShare: route({
+    method: 'POST',
+    url: '/internal/users/:userId/shares',
+    params: UserParamsSchema,
+    body: CreateShareSchema,
+    status: 201,
+    response: CreatedShareSchema,
+  }),
+  listShares: route({
+    method: 'GET',
+    url: '/internal/users/:userId/shares',
+    params: UserParamsSchema,
+    status: 200,
+    response: ShareListSchema,
+  }),
+  updateShare: route({
+    method: 'POST',
+    url: '/internal/users/:userId/shares/:shareId',
+    params: ShareParamsSchema,
+    body: UpdateShareSchema,
+    status: 200,
+    response: ShareSchema,
+  }),
+  revokeShare: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/shares/:shareId',
+    params: ShareParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  /** A ZIP of the owner's originals, streamed (with MEDIA_HEADERS.filename). */
+  archiveImages: route({
+    method: 'POST',
+    url: '/internal/users/:userId/archive',
+    params: UserParamsSchema,
+    body: ArchiveRequestSchema,
+    status: 200,
+    response: Type.Unknown({ description: 'The ZIP' }),
+    stream: true,
+  }),
+  viewShare: route({
+    method: 'GET',
+    url: '/internal/shared/:key',
+    params: KeyParamsSchema,
+    querystring: Type.Object({
+      limit: Type.Integer({ minimum: 1, maximum: 200 }),
+      cursor: Type.Optional(Type.String({ maxLength: 200 })),
+      token: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    status: 200,
+    response: SharedPageSchema,
+  }),
+  unlockShare: route({
+    method: 'POST',
+    url: '/internal/shared/:key/unlock',
+    params: KeyParamsSchema,
+    body: Type.Object({ password: Password, address: Type.String({ maxLength: 100 }) }),
+    status: 200,
+    response: ShareTokenSchema,
+  }),
+  /** A shared photo's variant (200 or 304), with MEDIA_HEADERS. */
+  openShared: route({
+    method: 'GET',
+    url: '/internal/shared/:key/images/:imageId/:variant',
+    params: Type.Object({ key: Key, imageId: Id, variant: VariantSchema }),
+    querystring: SignedQuery,
+    status: 200,
+    response: Type.Unknown({ description: 'The bytes of the variant' }),
+    stream: true,
+  }),
+  /** A ZIP of a link's photos, streamed (with MEDIA_HEADERS.filename). */
+  archiveShared: route({
+    method: 'GET',
+    url: '/internal/shared/:key/archive',
+    params: KeyParamsSchema,
+    querystring: SignedQuery,
+    status: 200,
+    response: Type.Unknown({ description: 'The ZIP' }),
     stream: true,
   }),
 

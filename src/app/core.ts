@@ -18,6 +18,8 @@ import { createMediaUrlSigner, type MediaUrlSigner } from '../modules/images/med
 import { sweepSafetyWindowMs } from '../modules/images/sweeper.js';
 import { createEventBatcher } from '../modules/usage/event-batcher.js';
 import { createStagingBudget, removeStaleStagingFiles } from '../modules/images/upload-staging.js';
+import { createShareSigner } from '../modules/shares/share-keys.js';
+import { createSharingService, type SharingService } from '../modules/shares/sharing.js';
 import { createUsageService, type UsageService } from '../modules/usage/usage.service.js';
 import { withSmallObjectCache } from '../storage/cached-store.js';
 import { createObjectStore } from '../storage/create-store.js';
@@ -31,6 +33,7 @@ export interface PixaCore {
   auth: AuthService;
   images: ImageService;
   usage: UsageService;
+  sharing: SharingService;
   mediaUrls: MediaUrlSigner;
   logger: Logger;
   close(): Promise<void>;
@@ -75,6 +78,22 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     });
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
+    const images = createImageService({
+      db: database.db,
+      dialect: database.dialect,
+      store,
+      signer: mediaUrls,
+      quotas,
+      maxPixels: config.maxPixels,
+      tmpDir,
+      stagingBudget: createStagingBudget(config.stagingBytes),
+      uploadsPerAccount: config.uploadsPerAccount,
+      requestTimeoutMs: config.requestTimeoutMs,
+      thumbnailEvents,
+      onUsageError: (error, event) =>
+        logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
+      now: options.now,
+    });
     return {
       config,
       database,
@@ -90,20 +109,15 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         signupPerHour: config.signupPerHour,
         now: options.now,
       }),
-      images: createImageService({
+      images,
+      sharing: createSharingService({
         db: database.db,
         dialect: database.dialect,
         store,
-        signer: mediaUrls,
+        media: images,
+        signer: createShareSigner(secret, config.mediaUrlTtlSeconds, options.now),
+        throttle: createLoginThrottle(database.db),
         quotas,
-        maxPixels: config.maxPixels,
-        tmpDir,
-        stagingBudget: createStagingBudget(config.stagingBytes),
-        uploadsPerAccount: config.uploadsPerAccount,
-        requestTimeoutMs: config.requestTimeoutMs,
-        thumbnailEvents,
-        onUsageError: (error, event) =>
-          logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
         now: options.now,
       }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),

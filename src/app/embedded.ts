@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 import type { GatewayClients } from '../clients/clients.js';
-import { inProcessAuth, inProcessStorage, inProcessUsage } from '../clients/in-process.js';
+import { inProcessAuth, inProcessShares, inProcessStorage, inProcessUsage } from '../clients/in-process.js';
 import type { Config } from '../config/config.js';
 import { registerDiskMetrics } from '../http/disk-metrics.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
@@ -30,6 +30,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
       auth: inProcessAuth(core.auth),
       storage: images,
       usage: inProcessUsage(core.usage),
+      shares: inProcessShares(core.sharing),
       readiness: dependencyChecks(core.database, core.store, config),
       close: async () => {},
     };

@@ -15,6 +15,7 @@ import { authRoutes } from '../services/gateway/auth.routes.js';
 import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
 import { imageRoutes } from '../services/gateway/image.routes.js';
 import { legacyRoutes } from '../services/gateway/legacy.routes.js';
+import { shareRoutes } from '../services/gateway/share.routes.js';
 import { usageRoutes } from '../services/gateway/usage.routes.js';
 import { registerUploads } from './uploads.js';
 
@@ -48,11 +49,13 @@ export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAp
     auth: withAccountFanout(clients.auth, clients.storage, logger),
     images: clients.storage,
     usage: clients.usage,
+    shares: clients.shares,
     mediaUrls,
   };
   await app.register(authRoutes, gateway);
   await app.register(imageRoutes, gateway);
   await app.register(usageRoutes, gateway);
+  await app.register(shareRoutes, gateway);
   await app.register(legacyRoutes, gateway);
   await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });
   return app;

@@ -12,6 +12,7 @@ import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { storageMonitorRoutes } from '../services/storage-monitor/storage-monitor.routes.js';
 import { instrumentImages } from '../services/storage/instrumented-images.js';
 import { storageMediaLane } from '../services/storage/media-lane.js';
+import { storageShareRoutes } from '../services/storage/share.routes.js';
 import { storageServiceRoutes } from '../services/storage/storage.routes.js';
 import { usageMonitorRoutes } from '../services/usage-monitor/usage-monitor.routes.js';
 import type { PixaCore } from './core.js';
@@ -52,6 +53,7 @@ export async function createInternalApp(
         store: core.store,
         maxUploadBytes: config.maxUploadBytes,
       });
+      await app.register(storageShareRoutes, { sharing: core.sharing });
       break;
     }
     case 'storage-monitor':

@@ -1,5 +1,6 @@
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
+import type { SharingService } from '../modules/shares/sharing.js';
 import type { UsageService } from '../modules/usage/usage.service.js';
 
 /**
@@ -15,6 +16,9 @@ export interface StorageClient extends Omit<ImageService, 'removeAll'> {
   checkReady(): Promise<void>;
 }
 
+/** What the gateway asks of the storage service about share links and ZIP downloads. */
+export type SharesClient = SharingService;
+
 /** The storage monitor (storage usage) and the usage monitor (transfer usage) behind one interface. */
 export type UsageClient = UsageService;
 
@@ -23,6 +27,7 @@ export interface GatewayClients {
   auth: AuthClient;
   storage: StorageClient;
   usage: UsageClient;
+  shares: SharesClient;
   /** Readiness checks of the services these clients call, for the gateway's /readyz. */
   readiness: Record<string, () => Promise<unknown>>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { httpAuthClient } from './auth.client.js';
 import type { GatewayClients } from './clients.js';
 import { createServiceClient, type ServiceClient } from './http-client.js';
 import { httpStorageClient } from './image.client.js';
+import { httpSharesClient } from './share.client.js';
 import { httpUsageClient } from './usage.client.js';
 
 /**
@@ -36,6 +37,7 @@ export function httpGatewayClients(
     auth: httpAuthClient(auth),
     storage: httpStorageClient(storage, { uploadTimeoutMs: config.requestTimeoutMs }),
     usage: httpUsageClient(storageMonitor, usageMonitor),
+    shares: httpSharesClient(storage),
     readiness: Object.fromEntries(
       Object.entries(pools).map(([name, pool]) => [name, () => pool.json({ method: 'GET', path: '/readyz' })]),
     ),

@@ -91,6 +91,33 @@ export interface ThrottleScopesTable {
   touched_at: number;
 }
 
+/** A share link. The key is only ever shown once; `key_hash` is its SHA-256 (hex). Flags are 0/1. */
+export interface SharesTable {
+  id: string;
+  owner_id: string;
+  key_hash: string;
+  /** The shared album; NULL for a link to chosen photos (`share_images`). */
+  album_id: string | null;
+  title: string | null;
+  description: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  /** argon2id of the link's password; NULL when the link has none. */
+  password_hash: string | null;
+  allow_download: number;
+  show_metadata: number;
+  show_owner: number;
+  view_count: number;
+  last_access_at: number | null;
+}
+
+/** The photos of a link to chosen photos. */
+export interface ShareImagesTable {
+  share_id: string;
+  image_id: string;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -100,4 +127,6 @@ export interface DB {
   transfer_daily: TransferDailyTable;
   throttle_events: ThrottleEventsTable;
   throttle_scopes: ThrottleScopesTable;
+  shares: SharesTable;
+  share_images: ShareImagesTable;
 }

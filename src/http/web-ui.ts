@@ -66,6 +66,11 @@ export async function registerWebUi(app: FastifyInstance, opts: WebUiOptions): P
       reply.header('cache-control', REVALIDATE).type('text/html; charset=utf-8').sendFile('index.html');
 
     ui.get('/', { schema: { hide: true } }, async (_request, reply) => sendIndex(reply));
+    // A share link's page: the app shows the link's photos. Its URL is the key, so no search engine
+    // should keep it (and no-referrer above keeps it out of other sites' logs).
+    ui.get('/s/:key', { schema: { hide: true } }, async (_request, reply) =>
+      sendIndex(reply.header('x-robots-tag', 'noindex, nofollow')),
+    );
     ui.get('/*', { schema: { hide: true } }, async (request, reply) => {
       const urlPath = request.url.split('?', 1)[0] ?? '/';
       if (urlPath === '/api' || urlPath.startsWith('/api/')) return reply.callNotFound();

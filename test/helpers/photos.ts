@@ -106,3 +106,17 @@ export function pngClaiming(width: number, height: number, kind: 'rgb8' | 'inter
 }
 
 export const sha256 = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** What exifr reads: the file itself, or for WebP (which exifr does not open) its EXIF chunk's TIFF block. */
+export function exifOf(bytes: Buffer): Buffer {
+  if (bytes.toString('latin1', 8, 12) !== 'WEBP') return bytes;
+  for (let at = 12; at + 8 <= bytes.length;) {
+    const size = bytes.readUInt32LE(at + 4);
+    if (bytes.toString('latin1', at, at + 4) === 'EXIF') {
+      const data = bytes.subarray(at + 8, at + 8 + size);
+      return data.toString('latin1', 0, 4) === 'Exif' ? data.subarray(6) : data;
+    }
+    at += 8 + size + (size & 1);
+  }
+  throw new Error('no EXIF chunk');
+}

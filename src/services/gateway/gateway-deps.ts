@@ -1,4 +1,4 @@
-import type { StorageClient } from '../../clients/clients.js';
+import type { SharesClient, StorageClient } from '../../clients/clients.js';
 import type { Config } from '../../config/config.js';
 import type { AuthService } from '../../modules/auth/auth.service.js';
 import type { MediaUrlSigner } from '../../modules/images/media-url.js';
@@ -10,5 +10,6 @@ export interface GatewayDeps {
   auth: AuthService;
   images: StorageClient;
   usage: UsageService;
+  shares: SharesClient;
   mediaUrls: MediaUrlSigner;
 }
