@@ -9,10 +9,19 @@ import type {
   Usage,
   User,
 } from '../../../src/api/index.js';
+import type {
+  CreatedShare,
+  CreateShare,
+  Share,
+  SharedItem,
+  SharedPage,
+  ShareList,
+  ShareToken,
+} from '../../../src/api/shares.js';
 
 /*
- * Albums, favourites, the trash and share links as the API answers them (issue 14). Written here until
- * their schemas are in src/api; then these become `import type` of them.
+ * Albums, favourites and the trash as the API answers them (issue 14). Written here until their schemas
+ * are in src/api; then these become `import type` of them.
  */
 
 /** A photo as the API shows it, with whether it is a favourite and which albums hold it. */
@@ -59,57 +68,11 @@ export interface TrashPage {
   nextCursor: string | null;
 }
 
-export interface NewShare {
-  albumId?: string;
-  imageIds?: string[];
-  expiresAt?: string;
-  password?: string;
-  allowDownload: boolean;
-  showMetadata: boolean;
-}
-export interface Share {
-  id: string;
-  albumId: string | null;
-  imageCount: number;
-  title: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  expired: boolean;
-  hasPassword: boolean;
-  allowDownload: boolean;
-  viewCount: number;
-  lastAccessAt: string | null;
-}
-export type CreatedShare = Share & { url: string };
-
-/** A photo seen through a share link: file name and date only when the owner shows them. */
-export interface SharedItem {
-  id: string;
-  width: number;
-  height: number;
-  mediaType: string;
-  filename?: string;
-  takenAt?: string;
-  urls: { thumbnail: string; preview: string; original?: string; download?: string };
-  downloadServes: 'original' | 'preview';
-}
-export interface SharedPage {
-  title: string;
-  description?: string;
-  owner?: string;
-  imageCount: number;
-  allowDownload: boolean;
-  expiresAt: string | null;
-  archiveUrl?: string;
-  items: SharedItem[];
-  nextCursor: string | null;
-}
-export interface ShareToken {
-  token: string;
-  expiresAt: string;
-}
-/** The header that carries the token of an unlocked password-protected link. */
-export const SHARE_TOKEN_HEADER = 'x-pixa-share-token';
+export type { CreatedShare, Share, SharedItem, SharedPage, ShareToken };
+/** What the share dialog sends; the server fills in the defaults. */
+export type NewShare = CreateShare;
+/** The header that carries the token of an unlocked password-protected link (SHARE_TOKEN_HEADER of the API). */
+const SHARE_TOKEN_HEADER = 'x-pixa-share-token';
 
 const BASE = '/api/v1';
 
@@ -257,7 +220,7 @@ export const api = {
   deleteForGood: (id: string) => request<void>('DELETE', `/trash/${id_(id)}`),
 
   createShare: (share: NewShare) => request<CreatedShare>('POST', '/shares', { body: share }),
-  listShares: () => request<{ items: Share[] }>('GET', '/shares'),
+  listShares: () => request<ShareList>('GET', '/shares'),
   revokeShare: (id: string) => request<void>('DELETE', `/shares/${id_(id)}`),
 
   /** What a visitor of `/s/<key>` sees; no account, only the unlock token of a protected link. */
@@ -278,38 +241,98 @@ function page(cursor: string | null, limit: number): string {
   return `?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
 }
 
+/** The worker that streams ZIP downloads to disk (web/public/download-worker.js), once registered. */
+let downloadWorker: Promise<ServiceWorker> | null = null;
+
+function activeWorker(): Promise<ServiceWorker> {
+  downloadWorker ??= navigator.serviceWorker
+    .register('/download-worker.js', { scope: '/download/' })
+    .then(
+      (registration) =>
+        new Promise<ServiceWorker>((resolve, reject) => {
+          const worker = registration.active ?? registration.waiting ?? registration.installing;
+          if (!worker) return reject(new Error('The download worker did not start.'));
+          if (worker.state === 'activated') return resolve(worker);
+          worker.addEventListener('statechange', () => {
+            if (worker.state === 'activated') resolve(worker);
+            else if (worker.state === 'redundant') reject(new Error('The download worker did not start.'));
+          });
+        }),
+    )
+    .catch((error: unknown) => {
+      downloadWorker = null;
+      throw error;
+    });
+  return downloadWorker;
+}
+
 /**
- * Downloads a ZIP of the originals of `ids`. A form POST, so that the browser saves the streamed answer
- * to disk itself instead of holding the whole archive in memory; the session token goes in the form
- * because a form cannot send an Authorization header.
+ * Downloads a ZIP of the originals of `ids` (POST /api/v1/images/archive). The download worker makes the
+ * request with the session's token and hands the streamed answer to a hidden frame, so the browser saves
+ * it to disk as it arrives; the page never holds the archive. Resolves once the download has started;
+ * rejects with the API's error (the day's transfer used up, say).
  */
-export function downloadArchive(ids: string[]): void {
-  // An error answer lands in a hidden frame rather than replacing the page.
+export async function downloadArchive(ids: string[]): Promise<void> {
+  if (!('serviceWorker' in navigator)) return downloadArchiveInMemory(ids);
+  const worker = await activeWorker();
+  const channel = new MessageChannel();
+  const answers: { id?: string; status?: number; body?: string }[] = [];
+  let wake: (() => void) | null = null;
+  channel.port1.onmessage = (event: MessageEvent<{ id?: string; status?: number; body?: string }>) => {
+    answers.push(event.data);
+    wake?.();
+  };
+  const next = async () => {
+    while (answers.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return answers.shift() as { id?: string; status?: number; body?: string };
+  };
+  worker.postMessage({ type: 'archive', token, ids }, [channel.port2]);
+  const { id } = await next();
+  downloadFrame().src = `/download/archive/${encodeURIComponent(id ?? '')}`;
+  const { status = 0, body = '' } = await next();
+  channel.port1.close();
+  if (status < 200 || status >= 300) {
+    if (status === 401) onUnauthorized?.();
+    throw toApiError(status, body, null);
+  }
+}
+
+function downloadFrame(): HTMLIFrameElement {
   let frame = document.querySelector<HTMLIFrameElement>('iframe[name="pixa-download"]');
   if (!frame) {
     frame = document.createElement('iframe');
     frame.name = 'pixa-download';
-    frame.hidden = true;
     frame.title = 'Downloads';
+    frame.hidden = true;
     document.body.append(frame);
   }
-  const form = document.createElement('form');
-  form.method = 'POST';
-  form.action = `${BASE}/images/archive`;
-  form.target = frame.name;
-  form.hidden = true;
-  const fields: [string, string][] = [['ids', ids.join(',')]];
-  if (token) fields.push(['token', token]);
-  for (const [name, value] of fields) {
-    const input = document.createElement('input');
-    input.type = 'hidden';
-    input.name = name;
-    input.value = value;
-    form.append(input);
+  return frame;
+}
+
+/**
+ * Where service workers are not available (a page served over plain HTTP from another machine), the ZIP
+ * is fetched into memory and saved from there: it works, for archives that fit in memory.
+ */
+async function downloadArchiveInMemory(ids: string[]): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(`${BASE}/images/archive`, { method: 'POST', headers, body: JSON.stringify({ ids }) });
+  } catch {
+    throw toApiError(0, '', null);
   }
-  document.body.append(form);
-  form.submit();
-  form.remove();
+  if (!response.ok) {
+    if (response.status === 401) onUnauthorized?.();
+    throw toApiError(response.status, await response.text().catch(() => ''), response.headers.get('retry-after'));
+  }
+  const name = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'pixa.zip';
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** A running upload of one file. */
