@@ -20,6 +20,8 @@ export const ImageSchema = Type.Object({
     original: Type.String(),
     download: Type.String(),
   }),
+  favorite: Type.Boolean({ description: 'Marked as a favourite by its owner.' }),
+  albumIds: Type.Array(Type.String(), { description: 'The albums it is in.' }),
 });
 /** One image as the API shows it: metadata and signed media URLs. */
 export type Image = Static<typeof ImageSchema>;
@@ -41,10 +43,25 @@ export const ImagePageSchema = Type.Object({
 });
 export type ImagePage = Static<typeof ImagePageSchema>;
 
-export const GalleryQuerySchema = Type.Object({
+export const PageQuerySchema = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 60 }),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 });
+
+export const GalleryQuerySchema = Type.Object({
+  ...PageQuerySchema.properties,
+  favorite: Type.Optional(Type.Boolean({ description: 'true: only favourites.' })),
+});
+
+/** The most image ids one request may name (adding to an album, restoring from the trash). */
+export const MAX_IDS_PER_REQUEST = 500;
+
+/** A set of the caller's image ids; repeated ids count once. */
+export const ImageIdsSchema = Type.Object(
+  { ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: MAX_IDS_PER_REQUEST }) },
+  { additionalProperties: false },
+);
+export type ImageIds = Static<typeof ImageIdsSchema>;
 
 // No length limit here: a malformed id is a 404 like any unknown image, not a validation error.
 export const ImageIdParamsSchema = Type.Object({ id: Type.String() });

@@ -2,7 +2,15 @@ import { Type, type Static, type TSchema } from 'typebox';
 
 import { SignInSchema, UserSchema } from './auth.js';
 import { NoContent } from './errors.js';
-import { ImagePageSchema, ImageSchema, UploadResultSchema, VariantSchema } from './images.js';
+import { AlbumChangesSchema, AlbumListSchema, AlbumSchema, NewAlbumSchema } from './albums.js';
+import {
+  ImageIdsSchema,
+  ImagePageSchema,
+  ImageSchema,
+  PageQuerySchema,
+  UploadResultSchema,
+  VariantSchema,
+} from './images.js';
 import {
   ArchiveRequestSchema,
   CreatedShareSchema,
@@ -13,6 +21,7 @@ import {
   ShareTokenSchema,
   UpdateShareSchema,
 } from './shares.js';
+import { EmptiedSchema, RestoredSchema, TrashPageSchema } from './trash.js';
 import { StorageUsageSchema, TransferUsageSchema } from './usage.js';
 
 /**
@@ -21,7 +30,7 @@ import { StorageUsageSchema, TransferUsageSchema } from './usage.js';
  * through the same declarations, so a changed field fails the type check on both sides.
  */
 export interface InternalRoute {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Fastify's URL pattern; `:name` is filled from `params`. */
   url: string;
   params?: TSchema;
@@ -60,6 +69,7 @@ const SignedQuery = Type.Object({
   sig: Type.Optional(Type.String({ maxLength: 100 })),
 });
 export const ImageParamsSchema = Type.Object({ userId: Id, imageId: Id });
+export const AlbumParamsSchema = Type.Object({ userId: Id, albumId: Id });
 export const VariantParamsSchema = Type.Object({
   userId: Id,
   imageId: Id,
@@ -118,6 +128,7 @@ export const internalRoutes = {
     querystring: Type.Object({
       limit: Type.Integer({ minimum: 1, maximum: 200 }),
       cursor: Type.Optional(Type.String({ maxLength: 200 })),
+      favorite: Type.Optional(Type.Boolean()),
     }),
     status: 200,
     response: ImagePageSchema,
@@ -135,6 +146,113 @@ export const internalRoutes = {
     params: ImageParamsSchema,
     status: 204,
     response: NoContent,
+  }),
+  /** Moves the image to the trash (or deletes it for good when the trash is off). */
+  trashImage: route({
+    method: 'POST',
+    url: '/internal/users/:userId/images/:imageId/trash',
+    params: ImageParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  setFavorite: route({
+    method: 'PUT',
+    url: '/internal/users/:userId/images/:imageId/favorite',
+    params: ImageParamsSchema,
+    body: Type.Object({ favorite: Type.Boolean() }),
+    status: 204,
+    response: NoContent,
+  }),
+  listTrash: route({
+    method: 'GET',
+    url: '/internal/users/:userId/trash',
+    params: UserParamsSchema,
+    querystring: PageQuerySchema,
+    status: 200,
+    response: TrashPageSchema,
+  }),
+  restoreFromTrash: route({
+    method: 'POST',
+    url: '/internal/users/:userId/trash/restore',
+    params: UserParamsSchema,
+    body: ImageIdsSchema,
+    status: 200,
+    response: RestoredSchema,
+  }),
+  emptyTrash: route({
+    method: 'POST',
+    url: '/internal/users/:userId/trash/empty',
+    params: UserParamsSchema,
+    status: 200,
+    response: EmptiedSchema,
+  }),
+  deleteFromTrash: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/trash/:imageId',
+    params: ImageParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  createAlbum: route({
+    method: 'POST',
+    url: '/internal/users/:userId/albums',
+    params: UserParamsSchema,
+    body: NewAlbumSchema,
+    status: 201,
+    response: AlbumSchema,
+  }),
+  listAlbums: route({
+    method: 'GET',
+    url: '/internal/users/:userId/albums',
+    params: UserParamsSchema,
+    status: 200,
+    response: AlbumListSchema,
+  }),
+  getAlbum: route({
+    method: 'GET',
+    url: '/internal/users/:userId/albums/:albumId',
+    params: AlbumParamsSchema,
+    status: 200,
+    response: AlbumSchema,
+  }),
+  updateAlbum: route({
+    method: 'PATCH',
+    url: '/internal/users/:userId/albums/:albumId',
+    params: AlbumParamsSchema,
+    body: AlbumChangesSchema,
+    status: 200,
+    response: AlbumSchema,
+  }),
+  deleteAlbum: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/albums/:albumId',
+    params: AlbumParamsSchema,
+    status: 204,
+    response: NoContent,
+  }),
+  listAlbumImages: route({
+    method: 'GET',
+    url: '/internal/users/:userId/albums/:albumId/images',
+    params: AlbumParamsSchema,
+    querystring: PageQuerySchema,
+    status: 200,
+    response: ImagePageSchema,
+  }),
+  addToAlbum: route({
+    method: 'PUT',
+    url: '/internal/users/:userId/albums/:albumId/images',
+    params: AlbumParamsSchema,
+    body: ImageIdsSchema,
+    status: 200,
+    response: AlbumSchema,
+  }),
+  removeFromAlbum: route({
+    method: 'DELETE',
+    url: '/internal/users/:userId/albums/:albumId/images',
+    params: AlbumParamsSchema,
+    body: ImageIdsSchema,
+    status: 200,
+    response: AlbumSchema,
   }),
   describeVariant: route({
     method: 'GET',

@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 export const StorageUsageSchema = Type.Object({
   usedBytes: Type.Integer(),
   quotaBytes: Type.Integer({ description: '0 = unlimited' }),
+  trashBytes: Type.Integer({ description: 'Of usedBytes, what photos in the trash take until they are purged.' }),
 });
 export type StorageUsage = Static<typeof StorageUsageSchema>;
 

@@ -9,6 +9,7 @@ import { configureDecoding } from '../image/image-processor.js';
 import type { Metrics } from '../http/metrics.js';
 import { createLogger } from '../lib/logger.js';
 import { loadOrCreateSecret } from '../lib/secrets.js';
+import { createAlbumService, type AlbumService } from '../modules/albums/album.service.js';
 import { createAuthService, type AuthService } from '../modules/auth/auth.service.js';
 import { createDeviceKeys } from '../modules/auth/device-keys.js';
 import { createLoginThrottle } from '../modules/auth/login-throttle.js';
@@ -32,6 +33,7 @@ export interface PixaCore {
   store: ObjectStore;
   auth: AuthService;
   images: ImageService;
+  albums: AlbumService;
   usage: UsageService;
   sharing: SharingService;
   mediaUrls: MediaUrlSigner;
@@ -90,6 +92,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       uploadsPerAccount: config.uploadsPerAccount,
       requestTimeoutMs: config.requestTimeoutMs,
       thumbnailEvents,
+      trashDays: config.trashDays,
       onUsageError: (error, event) =>
         logger.warn({ err: error, userId: event.user_id, bytes: event.bytes }, 'charging a refused upload failed'),
       now: options.now,
@@ -120,6 +123,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         quotas,
         now: options.now,
       }),
+      albums: createAlbumService({ db: database.db, dialect: database.dialect, signer: mediaUrls, now: options.now }),
       usage: createUsageService({ db: database.db, quotas, now: options.now }),
       async close() {
         await thumbnailEvents.close().catch(() => undefined);

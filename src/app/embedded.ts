@@ -25,7 +25,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
   try {
     const metrics = options.metrics ?? createMetrics();
     registerDiskMetrics(metrics, watchedDirs(config));
-    const images = inProcessStorage(instrumentImages(core.images, metrics), core.store);
+    const images = inProcessStorage(instrumentImages(core.images, metrics), core.albums, core.store);
     const clients: GatewayClients = {
       auth: inProcessAuth(core.auth),
       storage: images,
@@ -41,7 +41,7 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
       mediaUrls: core.mediaUrls,
       remoteClients: false,
     });
-    const sweeper = scheduleSweeps(config, core.database, core.store, core.logger);
+    const sweeper = scheduleSweeps(config, core.database, core.store, core.logger, core.images);
     return {
       ...core,
       app,

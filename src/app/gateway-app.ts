@@ -11,11 +11,13 @@ import type { Metrics } from '../http/metrics.js';
 import { createServiceApp } from '../http/service-app.js';
 import { registerWebUi } from '../http/web-ui.js';
 import type { MediaUrlSigner } from '../modules/images/media-url.js';
+import { albumRoutes } from '../services/gateway/album.routes.js';
 import { authRoutes } from '../services/gateway/auth.routes.js';
 import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
 import { imageRoutes } from '../services/gateway/image.routes.js';
 import { legacyRoutes } from '../services/gateway/legacy.routes.js';
 import { shareRoutes } from '../services/gateway/share.routes.js';
+import { trashRoutes } from '../services/gateway/trash.routes.js';
 import { usageRoutes } from '../services/gateway/usage.routes.js';
 import { registerUploads } from './uploads.js';
 
@@ -54,6 +56,8 @@ export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAp
   };
   await app.register(authRoutes, gateway);
   await app.register(imageRoutes, gateway);
+  await app.register(albumRoutes, gateway);
+  await app.register(trashRoutes, gateway);
   await app.register(usageRoutes, gateway);
   await app.register(shareRoutes, gateway);
   await app.register(legacyRoutes, gateway);

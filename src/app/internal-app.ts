@@ -50,6 +50,7 @@ export async function createInternalApp(
       );
       await app.register(storageServiceRoutes, {
         images: instrumentImages(core.images, metrics),
+        albums: core.albums,
         store: core.store,
         maxUploadBytes: config.maxUploadBytes,
       });

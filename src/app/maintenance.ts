@@ -8,6 +8,7 @@ import { pingDatabase } from '../db/ping.js';
 import type { ReadinessCheck } from '../http/probes.js';
 import { assertFreeSpace, type WatchedDirs } from '../modules/images/disk-space.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
+import type { TrashPurge } from '../modules/images/trash.service.js';
 import { rollUpEvents } from '../modules/usage/event-rollup.js';
 import { removeStaleStagingFiles } from '../modules/images/upload-staging.js';
 import { fileUrlPath } from '../storage/create-store.js';
@@ -34,7 +35,18 @@ export function watchedDirs(config: Readonly<Config>): WatchedDirs {
   return dirs;
 }
 
-export function scheduleSweeps(config: Readonly<Config>, database: Database, store: ObjectStore, logger: Logger) {
+/**
+ * The periodic sweeps of a process that holds images: staging leftovers, orphaned objects, old events
+ * rolled up, and photos past their time in the trash deleted for good (safe on every replica at once:
+ * each photo's storage is freed by the one replica whose delete took its row).
+ */
+export function scheduleSweeps(
+  config: Readonly<Config>,
+  database: Database,
+  store: ObjectStore,
+  logger: Logger,
+  trash: TrashPurge,
+) {
   if (config.sweepIntervalSeconds === 0) return undefined;
   const windowMs = sweepSafetyWindowMs(config.requestTimeoutMs);
   const timer = setInterval(() => {
@@ -53,6 +65,12 @@ export function scheduleSweeps(config: Readonly<Config>, database: Database, sto
         if (rolled > 0) logger.info({ events: rolled }, 'old storage events rolled up into daily totals');
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'rolling up storage events failed'));
+    trash
+      .purgeExpiredTrash()
+      .then((purged) => {
+        if (purged > 0) logger.info({ photos: purged }, 'photos past their time in the trash deleted');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'purging the trash failed'));
   }, config.sweepIntervalSeconds * 1000);
   timer.unref();
   return timer;

@@ -79,7 +79,7 @@ export async function createPixaProcess(config: Readonly<Config>, options: PixaO
         listeners.push({ service, app, ...port(service) });
       }
       if (core && internal.includes('storage')) {
-        const sweeper = scheduleSweeps(config, core.database, core.store, logger);
+        const sweeper = scheduleSweeps(config, core.database, core.store, logger, core.images);
         closers.push(async () => clearInterval(sweeper));
       }
       if (config.services.includes('gateway')) {

@@ -1,3 +1,4 @@
+import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { SharingService } from '../modules/shares/sharing.js';
@@ -9,9 +10,11 @@ import type { UsageService } from '../modules/usage/usage.service.js';
  */
 export type AuthClient = AuthService;
 
-/** What the gateway asks of the storage service. */
-/** What the gateway asks of the storage service; removing a whole account's images is the CLI's, in process. */
-export interface StorageClient extends Omit<ImageService, 'removeAll'> {
+/**
+ * What the gateway asks of the storage service: images and albums. Removing a whole account's images
+ * is the CLI's, in process, and purging the trash the sweeper's, where the storage service runs.
+ */
+export interface StorageClient extends Omit<ImageService, 'removeAll' | 'purgeExpiredTrash'>, AlbumService {
   /** Throws (a 503) when the storage service could not store a new account's photos right now. */
   checkReady(): Promise<void>;
 }

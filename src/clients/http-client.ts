@@ -24,7 +24,7 @@ export interface ServiceClientOptions {
 }
 
 export interface CallOptions {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   json?: unknown;

@@ -53,14 +53,60 @@ export function httpStorageClient(client: ServiceClient, options: { uploadTimeou
       }
     },
 
-    list: (userId, limit, cursor) =>
-      callInternal(client, routes.listImages, { params: { userId }, query: { limit, cursor }, retry: true }),
+    list: (userId, limit, cursor, favorite) =>
+      callInternal(client, routes.listImages, { params: { userId }, query: { limit, cursor, favorite }, retry: true }),
 
     get: (userId, imageId) => callInternal(client, routes.getImage, { params: { userId, imageId }, retry: true }),
 
     remove: async (userId, imageId) => {
       await callInternal(client, routes.deleteImage, { params: { userId, imageId } });
     },
+
+    trash: async (userId, imageId) => {
+      await callInternal(client, routes.trashImage, { params: { userId, imageId } });
+    },
+
+    setFavorite: async (userId, imageId, favorite) => {
+      await callInternal(client, routes.setFavorite, { params: { userId, imageId }, json: { favorite } });
+    },
+
+    listTrash: (userId, limit, cursor) =>
+      callInternal(client, routes.listTrash, { params: { userId }, query: { limit, cursor }, retry: true }),
+
+    restore: (userId, ids) =>
+      callInternal(client, routes.restoreFromTrash, { params: { userId }, json: { ids: [...ids] } }),
+
+    emptyTrash: (userId) => callInternal(client, routes.emptyTrash, { params: { userId } }),
+
+    deleteForGood: async (userId, imageId) => {
+      await callInternal(client, routes.deleteFromTrash, { params: { userId, imageId } });
+    },
+
+    createAlbum: (userId, album) => callInternal(client, routes.createAlbum, { params: { userId }, json: album }),
+
+    listAlbums: (userId) => callInternal(client, routes.listAlbums, { params: { userId }, retry: true }),
+
+    getAlbum: (userId, albumId) => callInternal(client, routes.getAlbum, { params: { userId, albumId }, retry: true }),
+
+    updateAlbum: (userId, albumId, changes) =>
+      callInternal(client, routes.updateAlbum, { params: { userId, albumId }, json: changes }),
+
+    deleteAlbum: async (userId, albumId) => {
+      await callInternal(client, routes.deleteAlbum, { params: { userId, albumId } });
+    },
+
+    listAlbumImages: (userId, albumId, limit, cursor) =>
+      callInternal(client, routes.listAlbumImages, {
+        params: { userId, albumId },
+        query: { limit, cursor },
+        retry: true,
+      }),
+
+    addToAlbum: (userId, albumId, ids) =>
+      callInternal(client, routes.addToAlbum, { params: { userId, albumId }, json: { ids: [...ids] } }),
+
+    removeFromAlbum: (userId, albumId, ids) =>
+      callInternal(client, routes.removeFromAlbum, { params: { userId, albumId }, json: { ids: [...ids] } }),
 
     describe,
 

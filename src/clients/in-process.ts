@@ -1,3 +1,4 @@
+import type { AlbumService } from '../modules/albums/album.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { ImageService } from '../modules/images/image.service.js';
 import type { SharingService } from '../modules/shares/sharing.js';
@@ -9,8 +10,8 @@ import type { AuthClient, SharesClient, StorageClient, UsageClient } from './cli
 export const inProcessAuth = (auth: AuthService): AuthClient => auth;
 
 /** The storage service called in process. */
-export function inProcessStorage(images: ImageService, store: ObjectStore): StorageClient {
-  return { ...images, checkReady: () => store.ping() };
+export function inProcessStorage(images: ImageService, albums: AlbumService, store: ObjectStore): StorageClient {
+  return { ...images, ...albums, checkReady: () => store.ping() };
 }
 
 export const inProcessUsage = (usage: UsageService): UsageClient => usage;

@@ -103,6 +103,7 @@ function toConfig(env: Env, problems: string[]) {
     logMaxBytes: Math.round(env.PIXA_LOG_MAX_MB * MB),
     sweepIntervalSeconds: Math.round(env.PIXA_SWEEP_INTERVAL_MINUTES * 60),
     eventRetentionDays: env.PIXA_EVENT_RETENTION_DAYS,
+    trashDays: env.PIXA_TRASH_DAYS,
     stagingBytes: Math.round(env.PIXA_STAGING_MB * MB),
     uploadsPerAccount: env.PIXA_UPLOADS_PER_ACCOUNT,
     minFreeBytes: Math.round(env.PIXA_MIN_FREE_MB * MB),

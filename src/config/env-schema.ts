@@ -219,6 +219,13 @@ export const EnvSchema = Type.Object({
     description:
       'Days the storage event log keeps one row per event; older days are rolled up into daily totals per account.',
   }),
+  PIXA_TRASH_DAYS: Type.Number({
+    default: 30,
+    minimum: 0,
+    maximum: 36_500,
+    description:
+      'Days a deleted photo stays in the trash (still counted in the storage quota) before the sweeper deletes it for good; 0 = delete at once.',
+  }),
   PIXA_STAGING_MB: Type.Number({
     default: 1024,
     minimum: 0,

@@ -3,12 +3,14 @@ import { Migrator, SqliteAdapter, sql, type Kysely, type Migration, type Migrati
 import * as initial from './migrations/0001-initial.js';
 import * as throttleScopes from './migrations/0002-throttle-scopes.js';
 import * as eventRollup from './migrations/0003-event-rollup.js';
+import * as albumsTrash from './migrations/0004-albums-trash.js';
 import * as shares from './migrations/0007-shares.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-throttle-scopes': throttleScopes,
   '0003-event-rollup': eventRollup,
+  '0004-albums-trash': albumsTrash,
   '0007-shares': shares,
 };
 

@@ -43,6 +43,31 @@ export interface ImagesTable {
   uploaded_at: number;
   /** Prefix of the image's objects: `<owner>/<image>/`; the object names follow it. */
   object_prefix: string;
+  /** 1 when the owner marked it a favourite, else 0. */
+  favorite: number;
+  /** When it was moved to the trash; NULL while it is in the gallery. Its objects and storage stay until purged. */
+  trashed_at: number | null;
+}
+
+export interface AlbumsTable {
+  id: string;
+  owner_id: string;
+  title: string;
+  description: string;
+  /** The cover the owner chose; NULL means the newest photo in the album. */
+  cover_image_id: string | null;
+  created_at: number;
+  updated_at: number;
+  /** Creation or the last time photos were added: albums are listed by it, newest first. */
+  activity_at: number;
+}
+
+/** One photo in one album. `taken_at` is the image's (it never changes), so an album pages from this table's index. */
+export interface AlbumImagesTable {
+  album_id: string;
+  image_id: string;
+  taken_at: number;
+  added_at: number;
 }
 
 export interface StorageEventsTable {
@@ -122,6 +147,8 @@ export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
   images: ImagesTable;
+  albums: AlbumsTable;
+  album_images: AlbumImagesTable;
   storage_events: StorageEventsTable;
   storage_event_days: StorageEventDaysTable;
   transfer_daily: TransferDailyTable;

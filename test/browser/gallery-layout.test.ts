@@ -16,6 +16,8 @@ function photo(id: number, takenAt: string, width = 1200, height = 800): Photo {
     takenAt,
     uploadedAt: takenAt,
     urls: { thumbnail: url, preview: url, original: url, download: url },
+    favorite: false,
+    albumIds: [],
   };
 }
 

@@ -64,6 +64,8 @@ function imageRow(ownerId: string, overrides: Partial<images.ImageRow> = {}): im
     taken_at: NOW,
     uploaded_at: NOW,
     object_prefix: `${ownerId}/${id}/`,
+    favorite: 0,
+    trashed_at: null,
     ...overrides,
   };
 }

@@ -51,6 +51,8 @@ async function addImage(database: MigratedDatabase, ownerId: string): Promise<st
     taken_at: 0,
     uploaded_at: 0,
     object_prefix: `${ownerId}/${id}/`,
+    favorite: 0,
+    trashed_at: null,
   };
   await insertImage(database.db, row);
   return id;

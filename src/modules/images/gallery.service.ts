@@ -1,18 +1,18 @@
 import type { Image, ImagePage } from '../../api/images.js';
 import { notFound } from '../../lib/app-error.js';
-import { inTransaction } from '../../db/transaction.js';
-import { releaseStorage } from '../auth/user.repository.js';
-import { appendEvents } from '../usage/storage-event.repository.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { imageDtoMapper } from './image-dto.js';
-import { objectEvents, objectKey } from './image-objects.js';
+import { createImageRemover } from './image-removal.js';
 import * as images from './image.repository.js';
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { ownedImageOrThrow } from './lookups.js';
 
 export interface GalleryService {
-  list(userId: string, limit: number, cursor: string | undefined): Promise<ImagePage>;
+  /** A page of the gallery (photos not in the trash); only favourites when `favorite`. */
+  list(userId: string, limit: number, cursor: string | undefined, favorite?: boolean): Promise<ImagePage>;
+  /** One photo of the gallery; one in the trash is a 404 here (the trash lists it). */
   get(userId: string, imageId: string): Promise<Image>;
+  /** Deletes an image for good, in the trash or not (the original Pixa's delete, and the trash's own). */
   remove(userId: string, imageId: string): Promise<void>;
   /** Removes every image of an account (objects and rows), before the account itself is deleted. */
   removeAll(userId: string): Promise<number>;
@@ -20,41 +20,27 @@ export interface GalleryService {
 
 /** The gallery: an account's images a page at a time, one image, and deleting them. */
 export function createGalleryService(deps: ImageServiceDeps): GalleryService {
-  const { db, store } = deps;
-  const now = deps.now ?? Date.now;
+  const { db } = deps;
   const toDto = imageDtoMapper(deps.signer);
 
-  /** Deletes an image's row, frees its storage, then its objects; false when the row was gone already. */
-  async function removeRow(userId: string, row: images.ImageRow): Promise<boolean> {
-    const at = now();
-    const deleted = await inTransaction(db, async (trx) => {
-      if (!(await images.deleteImageRow(trx, userId, row.id))) return false;
-      await releaseStorage(trx, userId, images.storedBytes(row));
-      await appendEvents(trx, objectEvents(row, at, 'delete', 204));
-      return true;
-    });
-    if (!deleted) return false;
-    // The row is gone first, so nobody can reach the objects; if removing them fails, the sweeper will.
-    await Promise.allSettled(
-      (['original', 'thumbnail', 'preview'] as const).map((v) => store.delete(objectKey(row, v))),
-    );
-    return true;
-  }
+  const removeRow = createImageRemover(deps);
 
   return {
-    async list(userId, limit, cursor) {
+    async list(userId, limit, cursor, favorite) {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const rows = await images.listPage(db, userId, limit + 1, after);
+      const rows = await images.listPage(db, userId, limit + 1, after, { favorite });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
-        items: page.map(toDto),
+        items: page.map((row) => toDto(row)),
         nextCursor: rows.length > limit && last ? encodeCursor({ takenAt: last.taken_at, id: last.id }) : null,
       };
     },
 
     async get(userId, imageId) {
-      return toDto(await ownedImageOrThrow(db, userId, imageId));
+      const row = await ownedImageOrThrow(db, userId, imageId);
+      if (row.trashed_at !== null) throw notFound();
+      return toDto(row);
     },
 
     async remove(userId, imageId) {

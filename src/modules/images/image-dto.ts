@@ -3,10 +3,13 @@ import { toIso } from '../../lib/time.js';
 import type { ImageRow } from './image.repository.js';
 import type { MediaUrlSigner } from './media-url.js';
 
-/** Maps an image row to the API's shape, with signed URLs of its three variants. */
+/**
+ * Maps an image row to the API's shape, with signed URLs of its three variants. The albums it is in
+ * come from elsewhere (one query for a whole page): none unless given.
+ */
 export const imageDtoMapper =
   (signer: MediaUrlSigner) =>
-  (row: ImageRow): Image => ({
+  (row: ImageRow, albumIds: string[] = []): Image => ({
     id: row.id,
     filename: row.filename,
     mediaType: row.media_type,
@@ -21,4 +24,6 @@ export const imageDtoMapper =
       original: signer.url(row.owner_id, row.id, 'original'),
       download: signer.url(row.owner_id, row.id, 'original', { download: true }),
     },
+    favorite: row.favorite === 1,
+    albumIds,
   });

@@ -28,5 +28,7 @@ export interface ImageServiceDeps {
   thumbnailEvents?: EventBatcher;
   /** Told when the transfer of a refused upload could not be charged (the refusal is answered anyway). */
   onUsageError?: (error: unknown, event: StorageEvent) => void;
+  /** Days a photo stays in the trash before the sweeper deletes it for good (PIXA_TRASH_DAYS); 0 = no trash. */
+  trashDays?: number;
   now?: () => number;
 }

@@ -157,12 +157,15 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
     const results: UploadedImage[] = [];
     const fresh: { row: images.ImageRow; item: Prepared; derivatives: Derivatives }[] = [];
     const seen = new Map<string, images.ImageRow>();
+    // Bytes the account has in the trash: the upload brings that photo back instead of storing it twice.
+    const restoring = new Set<string>();
     const at = now();
     for (const item of batch) {
       const existing = seen.get(item.staged.sha256) ?? (await images.findBySha256(db, user.id, item.staged.sha256));
       if (existing) {
         seen.set(item.staged.sha256, existing);
-        results.push({ ...toDto(existing), duplicate: true });
+        if (existing.trashed_at !== null) restoring.add(existing.id);
+        results.push({ ...toDto({ ...existing, trashed_at: null }), duplicate: true });
         continue;
       }
       // Known when staged, deleted since: decode it now after all.
@@ -183,6 +186,8 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
         taken_at: probed.takenAt ?? at,
         uploaded_at: at,
         object_prefix: `${user.id}/${id}/`,
+        favorite: 0,
+        trashed_at: null,
       };
       seen.set(item.staged.sha256, row);
       fresh.push({ row, item, derivatives });
@@ -227,6 +232,7 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
           throw transferExceeded(at, transferQuota, today.bytesIn + today.bytesOut, received, describe(batch));
         }
         for (const { row } of fresh) await images.insertImage(trx, row);
+        await images.restoreImages(trx, user.id, [...restoring]);
         const events = fresh.flatMap(({ row }) => objectEvents(row, at, 'upload', 201));
         // Bytes received for a duplicate count as transfer, though nothing new is stored.
         const stored = new Set(fresh.map(({ item }) => item));

@@ -5,6 +5,7 @@ import type { DB } from '../../db/tables.js';
 import { unauthorized } from '../../lib/app-error.js';
 import { nextUtcMidnight, toIso, utcDay } from '../../lib/time.js';
 import { findUserById } from '../auth/user.repository.js';
+import { trashedBytes } from '../images/image.repository.js';
 import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from './quota.js';
 import { transferOfDay } from './transfer.repository.js';
 
@@ -24,7 +25,11 @@ export function createUsageService(deps: { db: Kysely<DB>; quotas: QuotaDefaults
     async storage(userId) {
       const user = await findUserById(db, userId);
       if (!user) throw unauthorized();
-      return { usedBytes: user.storage_used_bytes, quotaBytes: storageQuotaOf(user, quotas) };
+      return {
+        usedBytes: user.storage_used_bytes,
+        quotaBytes: storageQuotaOf(user, quotas),
+        trashBytes: await trashedBytes(db, userId),
+      };
     },
     async transfer(userId) {
       const user = await findUserById(db, userId);

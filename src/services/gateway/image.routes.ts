@@ -69,7 +69,8 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       preHandler: authenticated,
       schema: {
         tags: ['images'],
-        summary: 'The gallery, newest taken first, a page at a time',
+        summary: 'The gallery (photos not in the trash), newest taken first, a page at a time',
+        description: '`favorite=true` lists only favourites.',
         querystring: GalleryQuerySchema,
         response: {
           200: ImagePageSchema,
@@ -78,8 +79,8 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request) => {
-      const { limit, cursor } = request.query;
-      return images.list(principalOf(request).userId, limit, cursor);
+      const { limit, cursor, favorite } = request.query;
+      return images.list(principalOf(request).userId, limit, cursor, favorite);
     },
   );
 
@@ -103,16 +104,39 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       preHandler: authenticated,
       schema: {
         tags: ['images'],
-        summary: 'Delete an image; its quota is freed at once',
+        summary: 'Move an image to the trash',
+        description:
+          'It leaves the gallery and its albums (which keep it for a restore), and still counts toward the storage quota until it is purged after PIXA_TRASH_DAYS, or deleted for good from the trash. With PIXA_TRASH_DAYS=0 it is deleted at once.',
         params: ImageIdParamsSchema,
         response: errors(401, 404),
       },
     },
     async (request, reply) => {
-      await images.remove(principalOf(request).userId, imageIdOrNotFound(request.params.id));
+      await images.trash(principalOf(request).userId, imageIdOrNotFound(request.params.id));
       return reply.status(204).send();
     },
   );
+
+  for (const [method, favorite] of [
+    ['PUT', true],
+    ['DELETE', false],
+  ] as const) {
+    app.route({
+      method,
+      url: '/api/v1/images/:id/favorite',
+      preHandler: authenticated,
+      schema: {
+        tags: ['images'],
+        summary: favorite ? 'Mark an image as a favourite' : 'Unmark a favourite',
+        params: ImageIdParamsSchema,
+        response: errors(401, 404),
+      },
+      handler: async (request, reply) => {
+        await images.setFavorite(principalOf(request).userId, imageIdOrNotFound(request.params.id), favorite);
+        return reply.status(204).send();
+      },
+    });
+  }
 
   // One route per variant, so that an unknown variant is an unknown route (404), like any other.
   // HEAD is declared, not derived from GET: a derived HEAD would read (and charge) the whole file.

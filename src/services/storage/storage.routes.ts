@@ -4,11 +4,14 @@ import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
 import { fileParts } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
+import type { AlbumService } from '../../modules/albums/album.service.js';
 import type { ImageService } from '../../modules/images/image.service.js';
 import type { ObjectStore } from '../../storage/object-store.js';
+import { libraryRoutes } from './library.routes.js';
 
 export interface StorageRoutesDeps {
   images: ImageService;
+  albums: AlbumService;
   store: ObjectStore;
   maxUploadBytes: number;
 }
@@ -19,7 +22,7 @@ export interface StorageRoutesDeps {
  * in one database transaction.
  */
 export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRoutesDeps): Promise<void> {
-  const { images, store, maxUploadBytes } = deps;
+  const { images, albums, store, maxUploadBytes } = deps;
 
   internalRoute(app, routes.storageReady, async (_request, reply) => {
     await store.ping();
@@ -38,7 +41,7 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
   });
 
   internalRoute(app, routes.listImages, async (request) =>
-    images.list(request.params.userId, request.query.limit, request.query.cursor),
+    images.list(request.params.userId, request.query.limit, request.query.cursor, request.query.favorite),
   );
 
   internalRoute(app, routes.getImage, async (request) => images.get(request.params.userId, request.params.imageId));
@@ -47,6 +50,8 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
     await images.remove(request.params.userId, request.params.imageId);
     return reply.status(204).send();
   });
+
+  libraryRoutes(app, images, albums);
 
   internalRoute(app, routes.describeVariant, async (request) => {
     const { userId, imageId, variant } = request.params;
