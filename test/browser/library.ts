@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 
 import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
@@ -101,4 +101,9 @@ export async function waitForImages(page: Page, selector: string): Promise<void>
     const images = [...document.querySelectorAll(css)];
     return images.length > 0 && images.every((image) => image.complete && image.naturalWidth > 0);
   }, selector);
+}
+
+/** A link of the library's navigation (Photos, Albums, Favourites, Shared links, Trash). */
+export function nav(page: Page, name: string): Locator {
+  return page.getByRole('navigation', { name: 'Library' }).getByRole('link', { name, exact: true });
 }

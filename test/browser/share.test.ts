@@ -4,7 +4,7 @@ import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
 import { browserSuite, describeInBrowser, DESKTOP, newPage, PHONE, screenshot } from './browser.js';
 import { horizontalOverflow } from './gallery-page.js';
-import { accessibilityProblems, signedInWithPhotos, uploadPhotos, waitForImages, where } from './library.js';
+import { accessibilityProblems, signedInWithPhotos, uploadPhotos, nav, waitForImages, where } from './library.js';
 
 describeInBrowser('web UI › share links', () => {
   const suite = browserSuite({
@@ -39,7 +39,7 @@ describeInBrowser('web UI › share links', () => {
     await dialog.getByRole('button', { name: 'Done' }).click();
 
     // The shared links page lists it, with its password.
-    await page.getByRole('link', { name: 'Shared links' }).click();
+    await nav(page, 'Shared links').click();
     expect(where(page)).toBe('/shares');
     const row = page.locator('.share').first();
     await expect.poll(() => row.textContent()).toContain('3 photos');

@@ -1,7 +1,13 @@
 import type {
+  Album,
+  AlbumChanges,
+  AlbumList,
   Credentials,
   ErrorBody,
   Image,
+  ImagePage,
+  TrashedImage as TrashedPhoto,
+  TrashPage,
   PasswordChange,
   SignIn as Session,
   UploadedImage as UploadedPhoto,
@@ -19,13 +25,11 @@ import type {
   ShareToken,
 } from '../../../src/api/shares.js';
 
-/*
- * Albums, favourites and the trash as the API answers them (issue 14). Written here until their schemas
- * are in src/api; then these become `import type` of them.
- */
-
 /** A photo as the API shows it, with whether it is a favourite and which albums hold it. */
-export type Photo = Image & { favorite?: boolean; albumIds?: string[] };
+export type Photo = Image;
+export type PhotoPage = ImagePage;
+export type { Album, AlbumChanges, TrashedPhoto, TrashPage };
+
 /** What the photo viewer shows: one of the owner's photos, or a photo seen through a share link (fewer details). */
 export interface Viewable {
   id: string;
@@ -37,35 +41,6 @@ export interface Viewable {
   size?: number;
   favorite?: boolean;
   urls: { thumbnail: string; preview: string; download?: string };
-}
-
-export interface PhotoPage {
-  items: Photo[];
-  nextCursor: string | null;
-}
-
-export interface Album {
-  id: string;
-  title: string;
-  description: string;
-  count: number;
-  coverImageId: string | null;
-  coverUrl: string | null;
-  firstTakenAt: string | null;
-  lastTakenAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-export interface AlbumChanges {
-  title?: string;
-  description?: string;
-  coverImageId?: string | null;
-}
-
-export type TrashedPhoto = Photo & { trashedAt: string; purgeAt: string };
-export interface TrashPage {
-  items: TrashedPhoto[];
-  nextCursor: string | null;
 }
 
 export type { CreatedShare, Share, SharedItem, SharedPage, ShareToken };
@@ -202,7 +177,7 @@ export const api = {
     request<void>(favorite ? 'PUT' : 'DELETE', `/images/${id_(id)}/favorite`),
   usage: () => request<Usage>('GET', '/usage'),
 
-  listAlbums: () => request<{ items: Album[] }>('GET', '/albums'),
+  listAlbums: () => request<AlbumList>('GET', '/albums'),
   getAlbum: (id: string) => request<Album>('GET', `/albums/${id_(id)}`),
   createAlbum: (title: string, description?: string) =>
     request<Album>('POST', '/albums', { body: description ? { title, description } : { title } }),
