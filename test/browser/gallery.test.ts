@@ -122,7 +122,7 @@ describeInBrowser('web UI › gallery', () => {
     await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await expect.poll(() => viewer.locator('h2').textContent()).toBe(photos.february.name);
     // The trash still counts toward storage until it is purged, and the meter says so.
-    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).toContain('in trash, still counted');
+    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).toContain('MB in the trash');
     expect(await meterBytes(page, 'Storage')).toBe(storageWithThree);
     await page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached' });

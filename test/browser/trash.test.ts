@@ -22,7 +22,7 @@ describeInBrowser('web UI › trash', () => {
       .click();
     await waitForThumbnails(page, 2);
     expect(await thumbnailNames(page)).toEqual(['photo-0.jpg', 'photo-3.jpg']);
-    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).toContain('in trash, still counted');
+    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).toContain('MB in the trash');
 
     // The trash lists them with their purge date, and says they still count toward storage.
     await nav(page, 'Trash').click();
@@ -89,7 +89,7 @@ describeInBrowser('web UI › trash', () => {
     await page.getByRole('button', { name: 'Empty trash' }).click();
     await page.getByRole('dialog', { name: 'Empty the trash?' }).getByRole('button', { name: 'Empty trash' }).click();
     await page.getByText('The trash is empty.').waitFor();
-    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).not.toContain('in trash');
+    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).not.toContain('in the trash');
 
     expect(problems).toEqual([]);
     await context.close();
