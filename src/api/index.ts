@@ -11,5 +11,6 @@ export * from './errors.js';
 export * from './images.js';
 export * from './internal.js';
 export * from './legacy.js';
+export * from './shares.js';
 export * from './trash.js';
 export * from './usage.js';

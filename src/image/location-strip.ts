@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
  * may repeat the location, are blanked. Only metadata segments are held in memory, each at most
  * MAX_SEGMENT_BYTES (a JPEG segment is at most 64 KB anyway); a larger one is blanked as it streams.
  *
- * JPEG: APP1 Exif and XMP segments before the first scan. PNG: eXIf, and XMP or "Raw profile"
+ * JPEG: APP1 Exif and XMP segments, of the image and of any image appended after it. PNG: eXIf, and XMP or "Raw profile"
  * text chunks (their CRC recomputed). WebP: EXIF and XMP chunks. Other formats are not handled:
  * `locationStripper` answers undefined for them and callers serve a derivative instead.
  */
@@ -154,24 +154,54 @@ class Rewriting {
 const EXIF_ID = Buffer.from('Exif\0\0', 'latin1');
 const XMP_ID = Buffer.from('http://ns.adobe.com/', 'latin1');
 
+/**
+ * JPEG: segments are read up to each scan (SOS); the entropy-coded data after it is scanned for the
+ * next marker (in it, 0xFF is always followed by 0x00 or a restart marker), so the images a phone
+ * appends after the first one's EOI (MPF: a larger preview, a depth map) lose their Exif GPS too.
+ */
 function jpegPlanner(): Planner {
-  let started = false;
+  let state: 'start' | 'segments' | 'scan' = 'start';
   return (head) => {
-    if (!started) {
+    if (state === 'start') {
       if (head.length < 2) return 2;
-      started = true;
-      return head[0] === 0xff && head[1] === 0xd8 ? [{ pass: 2 }] : [{ passRest: true }];
+      if (head[0] !== 0xff || head[1] !== 0xd8) return [{ passRest: true }];
+      state = 'segments';
+      return [{ pass: 2 }];
+    }
+    if (state === 'scan') {
+      const at = head.indexOf(0xff);
+      if (at < 0) return [{ pass: head.length }];
+      if (at > 0) return [{ pass: at }];
+      if (head.length < 2) return 2;
+      const next = head[1]!;
+      if (next === 0x00 || (next >= 0xd0 && next <= 0xd7)) return [{ pass: 2 }];
+      if (next === 0xff) return [{ pass: 1 }];
+      state = 'segments';
+      return [];
     }
     if (head.length < 2) return 2;
-    if (head[0] !== 0xff) return [{ passRest: true }];
+    if (head[0] !== 0xff) {
+      state = 'scan';
+      return [];
+    }
     const marker = head[1]!;
     if (marker === 0xff) return [{ pass: 1 }]; // a fill byte
-    // Standalone markers have no length. From the first scan (SOS) on, the rest is image data.
+    // Standalone markers have no length; after an EOI may come another image, or nothing.
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) return [{ pass: 2 }];
-    if (marker === 0xda || marker === 0xd9) return [{ passRest: true }];
+    if (marker === 0xd9) {
+      state = 'scan';
+      return [{ pass: 2 }];
+    }
     if (head.length < 4) return 4;
     const length = head.readUInt16BE(2);
-    if (length < 2) return [{ passRest: true }];
+    if (length < 2) {
+      state = 'scan';
+      return [{ pass: 2 }];
+    }
+    if (marker === 0xda) {
+      state = 'scan';
+      return [{ pass: 2 + length }];
+    }
     if (marker !== 0xe1) return [{ pass: 2 + length }];
     return [{ hold: 2 + length, rewrite: rewriteJpegApp1 }];
   };

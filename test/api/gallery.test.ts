@@ -148,14 +148,14 @@ describe('gallery › one image', () => {
     expect(res.body).toEqual(listed);
   });
 
-  it('gallery › DELETE › returns 204, frees the quota at once, removes the objects and logs them', async () => {
+  it('gallery › DELETE, then out of the trash › 204, frees the quota at once, removes the objects and logs them', async () => {
     const user = await signedUpUser(server.client);
     const [keep, doomed] = await uploadDated(user.token, ['2017:01:01 00:00:00', '2017:01:02 00:00:00']);
     const keepObjects = (await objectKeysOf(server, user.userId)).filter((k) => k.includes(keep!.id));
     const usedWithKeep = async () => (await server.client.usage(user.token)).body.storage.usedBytes;
     const usedBefore = await usedWithKeep();
 
-    const res = await server.client.deleteImage(user.token, doomed!.id);
+    const res = await server.client.deleteForGood(user.token, doomed!.id);
 
     expect(res.status).toBe(204);
     const deletes = (await storageEvents(server, user.userId)).filter((e) => e.operation === 'delete');
@@ -181,11 +181,11 @@ describe('gallery › one image', () => {
     expect(res.body.error.code).toBe('not_found');
   });
 
-  it('gallery › a deleted photo uploaded again › is a new image, not a duplicate', async () => {
+  it('gallery › a photo deleted for good uploaded again › is a new image, not a duplicate', async () => {
     const { token } = await signedUpUser(server.client);
     const data = await makePhoto({ seed: 4242, width: 200, height: 150 });
     const first = await server.client.upload(token, [{ name: 'a.jpg', data }]);
-    await server.client.deleteImage(token, first.body.images[0]!.id);
+    await server.client.deleteForGood(token, first.body.images[0]!.id);
 
     const again = await server.client.upload(token, [{ name: 'a.jpg', data }]);
 

@@ -128,7 +128,7 @@ describe('media › conditional requests', () => {
   it('media › a deleted image’s signed thumbnail URL with a matching If-None-Match › returns 404, not 304', async () => {
     const { image, token } = await userWithPhoto();
     const etag = await etagOf(image.urls.thumbnail);
-    await server.client.deleteImage(token, image.id);
+    await server.client.deleteForGood(token, image.id);
 
     const res = await server.client.fetchMedia(image.urls.thumbnail, { 'if-none-match': etag });
 

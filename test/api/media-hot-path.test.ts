@@ -101,7 +101,7 @@ describe('media hot path', () => {
     const { image, token } = await accountWithImage(server);
     expect((await server.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
 
-    expect((await server.client.deleteImage(token, image.id)).status).toBe(204);
+    expect((await server.client.deleteForGood(token, image.id)).status).toBe(204);
 
     const after = await server.client.fetchMedia(image.urls.thumbnail);
     expect(after.status).toBe(404);
@@ -180,7 +180,7 @@ describe('two replicas sharing the database and store', () => {
       expect((await replicas.first.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
       expect((await replicas.second.client.fetchMedia(image.urls.thumbnail)).status).toBe(200);
 
-      expect((await replicas.second.client.deleteImage(token, image.id)).status).toBe(204);
+      expect((await replicas.second.client.deleteForGood(token, image.id)).status).toBe(204);
       expect((await replicas.second.client.fetchMedia(image.urls.thumbnail)).status).toBe(404);
       clock.advance(MEDIA_CACHE_TTL_MS);
 

@@ -141,9 +141,9 @@ describe('media › signed URLs', () => {
     }
   });
 
-  it('media › a deleted image’s signed URL › returns 404', async () => {
+  it('media › the signed URL of an image deleted for good › returns 404', async () => {
     const { image, token } = await userWithPhoto();
-    await server.client.deleteImage(token, image.id);
+    await server.client.deleteForGood(token, image.id);
 
     const res = await server.client.fetchMedia(image.urls.original);
 

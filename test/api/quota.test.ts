@@ -53,7 +53,7 @@ describe('usage', () => {
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      storage: { usedBytes: 0, quotaBytes: 1 * MB },
+      storage: { usedBytes: 0, quotaBytes: 1 * MB, trashBytes: 0 },
       transfer: {
         day: new Date(START).toISOString().slice(0, 10),
         inBytes: 0,
@@ -150,7 +150,7 @@ describe('storage quota', () => {
     await expectConsistent(userId);
   });
 
-  it('storage quota › exactly full › the next upload is refused until a delete frees room at once', async () => {
+  it('storage quota › exactly full › the next upload is refused until a delete for good frees room at once', async () => {
     const { token, userId } = await signedUpUser(server.client);
     const data = await photo();
     const probe = await signedUpUser(server.client);
@@ -160,14 +160,18 @@ describe('storage quota', () => {
 
     const fits = await server.client.upload(token, [{ name: 'a.jpg', data }]);
     const full = await server.client.upload(token, [{ name: 'b.jpg', data: await photo() }]);
-    await server.client.deleteImage(token, fits.body.images[0]!.id);
+    await server.client.deleteForGood(token, fits.body.images[0]!.id);
     const afterDelete = await server.client.upload(token, [{ name: 'a.jpg', data }]);
 
     expect(fits.status).toBe(201);
     expect(full.status).toBe(429);
     expect(full.body.error.code).toBe('storage_quota_exceeded');
     expect(afterDelete.status).toBe(201);
-    expect((await server.client.usage(token)).body.storage).toEqual({ usedBytes: exactSize, quotaBytes: exactSize });
+    expect((await server.client.usage(token)).body.storage).toEqual({
+      usedBytes: exactSize,
+      quotaBytes: exactSize,
+      trashBytes: 0,
+    });
     await expectConsistent(userId);
   });
 

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 
-import { sql } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isDatabaseUnavailable, isUniqueViolation, openDatabase, type Database } from '../../src/db/database.js';
 import { inTransaction } from '../../src/db/transaction.js';
 import type { Executor } from '../../src/db/executor.js';
 import { MIGRATION_NAMES, migrateToLatest } from '../../src/db/migrate.js';
+import * as initialSchema from '../../src/db/migrations/0001-initial.js';
+import * as throttleScopesSchema from '../../src/db/migrations/0002-throttle-scopes.js';
+import * as eventRollupSchema from '../../src/db/migrations/0003-event-rollup.js';
 import * as throttleEvents from '../../src/modules/auth/throttle-event.repository.js';
 import * as sessions from '../../src/modules/auth/session.repository.js';
 import * as users from '../../src/modules/auth/user.repository.js';
+import * as albums from '../../src/modules/albums/album.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
 import { appendEvents, sumEvents } from '../../src/modules/usage/storage-event.repository.js';
 import { reserveTransfer, transferOfDay, type Direction } from '../../src/modules/usage/transfer.repository.js';
@@ -129,6 +133,47 @@ for (const dialect of DIALECTS) {
         }
       });
 
+      it('a database of the schema before albums, with photos in it, migrates with no photo or storage lost', async () => {
+        const fresh = await dialect.createDatabase();
+        try {
+          const opened = await openDatabase(fresh.url);
+          try {
+            // The schema as it was before 0004, migrated by the migrations of that time.
+            const before: Record<string, Migration> = {
+              '0001-initial': initialSchema,
+              '0002-throttle-scopes': throttleScopesSchema,
+              '0003-event-rollup': eventRollupSchema,
+            };
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the schema of an older version
+            const old = opened.db as unknown as Kysely<any>;
+            const migrator = new Migrator({ db: old, provider: { getMigrations: async () => before } });
+            expect((await migrator.migrateToLatest()).error).toBeUndefined();
+            const owner = userRow({ storage_used_bytes: 3 * (695_070 + 12_000 + 150_000) });
+            await users.insertUser(opened.db, owner);
+            const photos = [1000, 2000, 3000].map((t) => {
+              const {
+                favorite: _favorite,
+                trashed_at: _trashedAt,
+                ...columns
+              } = imageRow(owner.id, { taken_at: NOW + t });
+              return columns;
+            });
+            await old.insertInto('images').values(photos).execute();
+
+            expect(await migrateToLatest(opened.db)).toEqual(MIGRATION_NAMES.filter((name) => name >= '0004'));
+
+            const listed = await images.listPage(opened.db, owner.id, 10, undefined);
+            expect(listed).toEqual([...photos].reverse().map((photo) => ({ ...photo, favorite: 0, trashed_at: null })));
+            expect((await users.findUserById(opened.db, owner.id))?.storage_used_bytes).toBe(owner.storage_used_bytes);
+            expect(await images.trashedBytes(opened.db, owner.id)).toBe(0);
+          } finally {
+            await opened.close();
+          }
+        } finally {
+          await fresh.drop();
+        }
+      });
+
       it.runIf(dialect.name === 'sqlite')(
         'sqlite runs with WAL, synchronous=FULL, foreign keys and a busy timeout',
         async () => {
@@ -151,8 +196,12 @@ for (const dialect of DIALECTS) {
             from information_schema.tables
             where table_schema = database() and table_name not like 'kysely%'`.execute(db);
           expect(rows.map((row) => row.table_name).sort()).toEqual([
+            'album_images',
+            'albums',
             'images',
             'sessions',
+            'share_images',
+            'shares',
             'storage_event_days',
             'storage_events',
             'throttle_events',
@@ -487,6 +536,166 @@ for (const dialect of DIALECTS) {
         expect(isUniqueViolation(error)).toBe(true);
         await images.insertImage(db, imageRow(other.id, { sha256: row.sha256 }));
         expect((await images.findBySha256(db, other.id, row.sha256))?.owner_id).toBe(other.id);
+      });
+    });
+
+    describe('trash', () => {
+      it('the gallery and favourites leave the trash out; the trash pages by when photos were trashed', async () => {
+        const owner = await addUser(db);
+        const rows = [1, 2, 3, 4].map((t) => imageRow(owner.id, { taken_at: NOW + t * 1000 }));
+        for (const row of rows) await images.insertImage(db, row);
+        expect(await images.setFavorite(db, owner.id, rows[0]!.id, true)).toBe(true);
+        expect(await images.setFavorite(db, owner.id, rows[1]!.id, true)).toBe(true);
+        expect(await images.trashImage(db, owner.id, rows[1]!.id, NOW + 10)).toBe(true);
+        expect(await images.trashImage(db, owner.id, rows[2]!.id, NOW + 20)).toBe(true);
+        expect(await images.trashImage(db, owner.id, rows[2]!.id, NOW + 30)).toBe(false);
+
+        const live = await images.listPage(db, owner.id, 10, undefined);
+        expect(live.map((row) => row.id)).toEqual([rows[3]!.id, rows[0]!.id]);
+        const favourites = await images.listPage(db, owner.id, 10, undefined, { favorite: true });
+        expect(favourites.map((row) => row.id)).toEqual([rows[0]!.id]);
+        const trash = await images.listTrashPage(db, owner.id, 1, undefined);
+        expect(trash.map((row) => [row.id, row.trashed_at])).toEqual([[rows[2]!.id, NOW + 20]]);
+        const next = await images.listTrashPage(db, owner.id, 5, { trashedAt: NOW + 20, id: rows[2]!.id });
+        expect(next.map((row) => row.id)).toEqual([rows[1]!.id]);
+        expect(await images.trashedBytes(db, owner.id)).toBe(2 * images.storedBytes(rows[0]!));
+        expect(await images.restoreImages(db, owner.id, [rows[1]!.id, rows[3]!.id])).toBe(1);
+        expect((await images.findOwnedImage(db, owner.id, rows[1]!.id))?.favorite).toBe(1);
+      });
+
+      it.runIf(dialect.name !== 'sqlite')(
+        '10 purges racing for one expired photo: exactly one deletes it and frees its storage once',
+        async () => {
+          const owner = await addUser(db);
+          const row = imageRow(owner.id, { trashed_at: NOW });
+          await images.insertImage(db, row);
+          await users.reserveStorage(db, owner.id, images.storedBytes(row), 0);
+          const results = await Promise.all(
+            Array.from({ length: 10 }, () =>
+              inTransaction(db, async (trx) => {
+                if (!(await images.deleteImageRow(trx, owner.id, row.id, { trashedUpTo: NOW }))) return false;
+                await users.releaseStorage(trx, owner.id, images.storedBytes(row));
+                return true;
+              }),
+            ),
+          );
+          expect(results.filter(Boolean)).toHaveLength(1);
+          expect((await users.findUserById(db, owner.id))?.storage_used_bytes).toBe(0);
+        },
+      );
+
+      it('a restored photo, or one trashed after the cutoff, is not purged', async () => {
+        const owner = await addUser(db);
+        const late = imageRow(owner.id, { trashed_at: NOW + 1 });
+        const live = imageRow(owner.id);
+        await images.insertImage(db, late);
+        await images.insertImage(db, live);
+        expect(await images.deleteImageRow(db, owner.id, late.id, { trashedUpTo: NOW })).toBe(false);
+        expect(await images.deleteImageRow(db, owner.id, live.id, { trashedOnly: true })).toBe(false);
+        expect((await images.listTrashed(db, owner.id, NOW, 10)).map((r) => r.id)).toEqual([]);
+        expect((await images.listTrashed(db, owner.id, NOW + 1, 10)).map((r) => r.id)).toEqual([late.id]);
+      });
+    });
+
+    describe('albums', () => {
+      async function albumOf(ownerId: string): Promise<albums.AlbumRow> {
+        const row = {
+          id: randomUUID(),
+          owner_id: ownerId,
+          title: 'Été 2024 😀',
+          description: 'd'.repeat(2000),
+          cover_image_id: null,
+          created_at: NOW,
+          updated_at: NOW,
+          activity_at: NOW,
+        };
+        await albums.insertAlbum(db, row);
+        return row;
+      }
+
+      it('round-trips an album; memberships page like the gallery and leave trashed photos out', async () => {
+        const owner = await addUser(db);
+        const album = await albumOf(owner.id);
+        expect(await albums.findOwnedAlbum(db, owner.id, album.id)).toEqual(album);
+        const taken = [5000, 4000, 4000, 4000, 3000, 1000];
+        const rows = taken.map((t) => imageRow(owner.id, { taken_at: NOW + t }));
+        for (const row of rows) await images.insertImage(db, row);
+        await albums.addMembers(db, dialect.name, album.id, rows, NOW);
+        await images.trashImage(db, owner.id, rows[5]!.id, NOW);
+        const expected = rows
+          .slice(0, 5)
+          .sort((a, b) => b.taken_at - a.taken_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+          .map((row) => row.id);
+
+        const seen: string[] = [];
+        let cursor: images.PageCursor | undefined;
+        for (;;) {
+          const page = await albums.listAlbumPage(db, album.id, 2, cursor);
+          seen.push(...page.map((row) => row.id));
+          const last = page[page.length - 1];
+          if (page.length < 2 || !last) break;
+          cursor = { takenAt: last.taken_at, id: last.id };
+        }
+        expect(seen).toEqual(expected);
+        expect((await albums.albumStats(db, [album.id])).get(album.id)).toEqual({
+          count: 5,
+          firstTakenAt: NOW + 3000,
+          lastTakenAt: NOW + 5000,
+        });
+        expect(await albums.newestImageId(db, album.id)).toBe(rows[0]!.id);
+      });
+
+      it('adding the same photos from 10 requests at once holds each once, on every dialect', async () => {
+        const owner = await addUser(db);
+        const album = await albumOf(owner.id);
+        const rows = [1, 2, 3].map((t) => imageRow(owner.id, { taken_at: NOW + t }));
+        for (const row of rows) await images.insertImage(db, row);
+
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            inTransaction(db, (trx) => albums.addMembers(trx, dialect.name, album.id, rows, NOW)),
+          ),
+        );
+
+        const members = await albums.membersAmong(
+          db,
+          album.id,
+          rows.map((row) => row.id),
+        );
+        expect(members.size).toBe(3);
+        expect((await albums.albumStats(db, [album.id])).get(album.id)?.count).toBe(3);
+        const byImage = await albums.albumIdsOfImages(db, [rows[0]!.id, randomUUID()]);
+        expect([...byImage.entries()]).toEqual([[rows[0]!.id, [album.id]]]);
+      });
+
+      it("another owner's album is invisible and cannot be deleted; deleting one keeps its photos", async () => {
+        const owner = await addUser(db);
+        const intruder = await addUser(db);
+        const album = await albumOf(owner.id);
+        const row = imageRow(owner.id);
+        await images.insertImage(db, row);
+        await albums.addMembers(db, dialect.name, album.id, [row], NOW);
+
+        expect(await albums.findOwnedAlbum(db, intruder.id, album.id)).toBeUndefined();
+        expect(await albums.deleteAlbum(db, intruder.id, album.id)).toBe(false);
+        expect((await albums.albumStats(db, [album.id])).get(album.id)?.count).toBe(1);
+        expect(await albums.deleteAlbum(db, owner.id, album.id)).toBe(true);
+        expect(await albums.albumIdsOfImages(db, [row.id])).toEqual(new Map());
+        expect(await images.findImageById(db, row.id)).toBeDefined();
+      });
+
+      it('deleting a photo for good takes its memberships and resets a cover that was it', async () => {
+        const owner = await addUser(db);
+        const album = await albumOf(owner.id);
+        const row = imageRow(owner.id);
+        await images.insertImage(db, row);
+        await albums.addMembers(db, dialect.name, album.id, [row], NOW);
+        await albums.updateAlbum(db, album.id, { cover_image_id: row.id });
+
+        expect(await images.deleteImageRow(db, owner.id, row.id)).toBe(true);
+
+        expect((await albums.findOwnedAlbum(db, owner.id, album.id))?.cover_image_id).toBeNull();
+        expect(await albums.membersAmong(db, album.id, [row.id])).toEqual(new Set());
       });
     });
 

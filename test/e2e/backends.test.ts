@@ -110,13 +110,13 @@ for (const backend of BACKENDS) {
       });
 
       const [gone, ...kept] = listed;
-      expect((await client.deleteImage(user.token, gone!.id)).status).toBe(204);
+      expect((await client.deleteForGood(user.token, gone!.id)).status).toBe(204);
       expect((await client.fetchMedia(gone!.urls.original)).status).toBe(404);
       const fewer = await client.usage(user.token);
       expect(fewer.body.storage.usedBytes).toBeLessThan(usage.body.storage.usedBytes);
       expect((await client.list(user.token)).body.items.map((image) => image.id)).toEqual(kept.map((i) => i.id));
 
-      for (const image of kept) expect((await client.deleteImage(user.token, image.id)).status).toBe(204);
+      for (const image of kept) expect((await client.deleteForGood(user.token, image.id)).status).toBe(204);
       const none = await client.usage(user.token);
       expect(none.body.storage.usedBytes).toBe(0);
       expect((await client.list(user.token)).body.items).toEqual([]);

@@ -91,7 +91,7 @@ async function userJourney(baseUrl: string): Promise<void> {
   // Sent: both originals, the range, the download and one preview; thumbnails are free.
   expect(usage.body.transfer.outBytes).toBe(originals + 100 + photos[0]!.length + preview.body.length);
 
-  const removed = await client.deleteImage(token, first.id);
+  const removed = await client.deleteForGood(token, first.id);
   expect(removed.status).toBe(204);
   expect((await client.list(token)).body.items.map((image) => image.id)).not.toContain(first.id);
   expect((await client.fetchMedia(first.urls.original)).status).toBe(404);

@@ -66,7 +66,14 @@ export function apiClient(baseUrl: string) {
         token,
       }),
     getImage: (token: string, id: string) => request<ImageBody & ErrorBody>('GET', `/api/v1/images/${id}`, { token }),
+    /** Moves the image to the trash (its bytes and storage stay until it is purged). */
     deleteImage: (token: string, id: string) => request<ErrorBody>('DELETE', `/api/v1/images/${id}`, { token }),
+    /** Deletes the image for good: to the trash, then out of it. Answers the last step's response. */
+    deleteForGood: async (token: string, id: string) => {
+      const trashed = await request<ErrorBody>('DELETE', `/api/v1/images/${id}`, { token });
+      if (trashed.status !== 204) return trashed;
+      return request<ErrorBody>('DELETE', `/api/v1/trash/${id}`, { token });
+    },
     usage: (token: string) => request<UsageBody>('GET', '/api/v1/usage', { token }),
     me: (token: string) => request<UserBody & ErrorBody>('GET', '/api/v1/me', { token }),
     logout: (token: string) => request<ErrorBody>('POST', '/api/v1/auth/logout', { token }),

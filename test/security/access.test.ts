@@ -87,7 +87,7 @@ describe('one account against another', () => {
     const expired = image.urls.preview.replace(/exp=\d+/, 'exp=1000000000');
 
     expect((await api.fetchMedia(expired)).status).toBe(403);
-    expect((await api.deleteImage(b.token, image.id)).status).toBe(204);
+    expect((await api.deleteForGood(b.token, image.id)).status).toBe(204);
     expect((await api.fetchMedia(image.urls.preview)).status).toBe(404);
   });
 

@@ -74,6 +74,20 @@ describe('location stripping', () => {
     expect((await pixels(stripped)).equals(await pixels(photo))).toBe(true);
   });
 
+  it('jpeg › a second image appended after the first (MPF) › its GPS is gone too', async () => {
+    const first = await makePhoto({ seed: 12, gps: true });
+    const second = await makePhoto({ seed: 13, gps: true, width: 300, height: 200 });
+    const joined = Buffer.concat([first, second]);
+
+    const stripped = stripLocation(joined, 'image/jpeg')!;
+
+    expect(stripped.length).toBe(joined.length);
+    expect(await exifr.gps(stripped.subarray(first.length)).catch(() => undefined)).toBeUndefined();
+    expect(await exifr.gps(stripped.subarray(0, first.length)).catch(() => undefined)).toBeUndefined();
+    expect((await pixels(stripped.subarray(first.length))).equals(await pixels(second))).toBe(true);
+    for (const size of [3, 1000]) expect((await streamed(joined, 'image/jpeg', size)).equals(stripped)).toBe(true);
+  });
+
   it('a cut-off JPEG › the part of the Exif segment that arrived is not sent as it was', () => {
     const photo = Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0x01, 0x00, ...Buffer.from('Exif\0\0MM')]);
     const stripped = stripLocation(photo, 'image/jpeg')!;

@@ -124,13 +124,15 @@ export function createArchiveService(deps: ShareServiceDeps): ArchiveService {
       if (share.row.allow_download !== 1) {
         throw new AppError('download_not_allowed', 403, 'The owner of this link does not allow downloads.');
       }
-      const rows = await listSharedImages(db, share.row.id, MAX_SHARED_ARCHIVE, undefined);
+      const rows = await listSharedImages(db, share.row, MAX_SHARED_ARCHIVE, undefined);
       const parts = rows.map((row): Part => {
         const strip = (LOCATION_STRIPPABLE as readonly string[]).includes(row.media_type);
         return { row, variant: strip ? 'original' : 'preview', strip };
       });
       await charge(share.row.owner_id, share.quota, parts, () => ownerQuotaResting(now()));
-      const title = (share.row.title ?? 'shared-photos').replace(/[^\p{L}\p{N} ._-]/gu, '').trim() || 'shared-photos';
+      const title =
+        (share.row.title ?? share.album?.title ?? 'shared-photos').replace(/[^\p{L}\p{N} ._-]/gu, '').trim() ||
+        'shared-photos';
       return zipOf(parts, `${title}.zip`);
     },
   };

@@ -5,7 +5,7 @@ import { transferQuotaOf } from '../usage/quota.js';
 import { transferOfDay } from '../usage/transfer.repository.js';
 import type { ShareServiceDeps } from './share-deps.js';
 import { hashShareKey, isShareKey, type ShareSeal } from './share-keys.js';
-import { findShareByKeyHash, type ShareRow } from './share.repository.js';
+import { findAlbumOf, findShareByKeyHash, type ShareRow } from './share.repository.js';
 
 /** A link a visitor may open now, with its owner. */
 export interface OpenShare {
@@ -14,6 +14,8 @@ export interface OpenShare {
   seal: ShareSeal;
   /** The owner's daily transfer quota (0 = unlimited). */
   quota: number;
+  /** The shared album, for a link to one. */
+  album?: { title: string; description: string };
 }
 
 /** The one answer for an unknown, expired or revoked link: nothing tells them apart. */
@@ -46,7 +48,11 @@ export function shareAccess(deps: ShareServiceDeps) {
       if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now())) throw noSuchLink();
       const owner = await findUserById(db, row.owner_id);
       if (!owner) throw noSuchLink();
+      // A link to an album that was deleted shares nothing any more.
+      const album = row.album_id === null ? undefined : await findAlbumOf(db, row.owner_id, row.album_id);
+      if (row.album_id !== null && !album) throw noSuchLink();
       return {
+        album,
         row,
         owner,
         seal: { shareId: row.id, passwordHash: row.password_hash },

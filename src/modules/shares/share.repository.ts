@@ -2,7 +2,8 @@ import type { Selectable } from 'kysely';
 
 import type { Executor } from '../../db/executor.js';
 import type { SharesTable } from '../../db/tables.js';
-import type { ImageRow, PageCursor } from '../images/image.repository.js';
+import { listAlbumPage } from '../albums/album.repository.js';
+import { toImageRow, type ImageRow, type PageCursor } from '../images/image.repository.js';
 
 export type ShareRow = Selectable<SharesTable>;
 
@@ -16,23 +17,6 @@ function toShareRow<T extends ShareRow>(row: T): T {
   const out = { ...row };
   for (const column of NUMERIC_SHARE) out[column] = Number(row[column]);
   for (const column of NULLABLE_TIMES) out[column] = row[column] === null ? null : Number(row[column]);
-  return out;
-}
-
-const IMAGE_NUMERIC = [
-  'original_bytes',
-  'thumbnail_bytes',
-  'preview_bytes',
-  'width',
-  'height',
-  'orientation',
-  'taken_at',
-  'uploaded_at',
-] as const;
-
-function toImageRow(row: ImageRow): ImageRow {
-  const out = { ...row };
-  for (const column of IMAGE_NUMERIC) out[column] = Number(row[column]);
   return out;
 }
 
@@ -59,7 +43,7 @@ export async function findOwnedShare(db: Executor, ownerId: string, id: string):
     .where('shares.owner_id', '=', ownerId)
     .where('shares.revoked_at', 'is', null)
     .executeTakeFirst();
-  return row && { ...toShareRow(row), image_count: Number(row.image_count) };
+  return row && withImageCount(row);
 }
 
 /** The owner's shares that are not revoked, newest first. */
@@ -70,9 +54,10 @@ export async function listOwnedShares(db: Executor, ownerId: string): Promise<Sh
     .orderBy('shares.created_at', 'desc')
     .orderBy('shares.id', 'desc')
     .execute();
-  return rows.map((row) => ({ ...toShareRow(row), image_count: Number(row.image_count) }));
+  return rows.map(withImageCount);
 }
 
+/** Shares with the photos a visitor sees now: the chosen ones, or the album's, never those in the trash. */
 function withCount(db: Executor) {
   return db
     .selectFrom('shares')
@@ -82,9 +67,26 @@ function withCount(db: Executor) {
         .selectFrom('share_images')
         .innerJoin('images', 'images.id', 'share_images.image_id')
         .whereRef('share_images.share_id', '=', 'shares.id')
+        .where('images.trashed_at', 'is', null)
         .select((inner) => inner.fn.countAll<number | string>().as('n'))
-        .as('image_count'),
+        .as('chosen_count'),
+    )
+    .select((eb) =>
+      eb
+        .selectFrom('album_images')
+        .innerJoin('images', 'images.id', 'album_images.image_id')
+        .whereRef('album_images.album_id', '=', 'shares.album_id')
+        .where('images.trashed_at', 'is', null)
+        .select((inner) => inner.fn.countAll<number | string>().as('n'))
+        .as('album_count'),
     );
+}
+
+function withImageCount(
+  row: ShareRow & { chosen_count: number | string | null; album_count: number | string | null },
+): ShareWithCount {
+  const { chosen_count, album_count, ...share } = row;
+  return { ...toShareRow(share), image_count: Number((share.album_id === null ? chosen_count : album_count) ?? 0) };
 }
 
 export async function updateShare(
@@ -124,18 +126,23 @@ export async function recordVisit(db: Executor, id: string, at: number): Promise
     .execute();
 }
 
-/** One page of a link's photos, newest taken first (keyset on taken-at and id, like the gallery). */
+/**
+ * One page of a link's photos, newest taken first (keyset on taken-at and id, like the gallery):
+ * the album's as it is now, or the chosen ones; photos in the trash drop out.
+ */
 export async function listSharedImages(
   db: Executor,
-  shareId: string,
+  share: Pick<ShareRow, 'id' | 'album_id'>,
   limit: number,
   cursor: PageCursor | undefined,
 ): Promise<ImageRow[]> {
+  if (share.album_id !== null) return listAlbumPage(db, share.album_id, limit, cursor);
   let query = db
     .selectFrom('share_images')
     .innerJoin('images', 'images.id', 'share_images.image_id')
     .selectAll('images')
-    .where('share_images.share_id', '=', shareId)
+    .where('share_images.share_id', '=', share.id)
+    .where('images.trashed_at', 'is', null)
     .orderBy('images.taken_at', 'desc')
     .orderBy('images.id', 'desc')
     .limit(limit);
@@ -152,26 +159,61 @@ export async function listSharedImages(
   return (await query.execute()).map(toImageRow);
 }
 
-/** The photo if the link shares it (and it still exists). */
-export async function findSharedImage(db: Executor, shareId: string, imageId: string): Promise<ImageRow | undefined> {
-  const row = await db
-    .selectFrom('share_images')
-    .innerJoin('images', 'images.id', 'share_images.image_id')
-    .selectAll('images')
-    .where('share_images.share_id', '=', shareId)
-    .where('share_images.image_id', '=', imageId)
-    .executeTakeFirst();
+/** The photo if the link shares it now (it exists, is not in the trash, and is still in a shared album). */
+export async function findSharedImage(
+  db: Executor,
+  share: Pick<ShareRow, 'id' | 'album_id'>,
+  imageId: string,
+): Promise<ImageRow | undefined> {
+  const row =
+    share.album_id !== null
+      ? await db
+          .selectFrom('album_images')
+          .innerJoin('images', 'images.id', 'album_images.image_id')
+          .selectAll('images')
+          .where('album_images.album_id', '=', share.album_id)
+          .where('album_images.image_id', '=', imageId)
+          .where('images.trashed_at', 'is', null)
+          .executeTakeFirst()
+      : await db
+          .selectFrom('share_images')
+          .innerJoin('images', 'images.id', 'share_images.image_id')
+          .selectAll('images')
+          .where('share_images.share_id', '=', share.id)
+          .where('share_images.image_id', '=', imageId)
+          .where('images.trashed_at', 'is', null)
+          .executeTakeFirst();
   return row && toImageRow(row);
 }
 
-/** Those of `ids` that `ownerId` owns. */
-export async function findOwnedImages(db: Executor, ownerId: string, ids: readonly string[]): Promise<ImageRow[]> {
+/** Those of `ids` that `ownerId` owns; with `live`, only those not in the trash. */
+export async function findOwnedImages(
+  db: Executor,
+  ownerId: string,
+  ids: readonly string[],
+  options: { live?: boolean } = {},
+): Promise<ImageRow[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('images')
     .selectAll()
     .where('owner_id', '=', ownerId)
     .where('id', 'in', [...ids])
+    .$if(options.live === true, (q) => q.where('trashed_at', 'is', null))
     .execute();
   return rows.map(toImageRow);
+}
+
+/** The album's title and description, if the album still exists and is `ownerId`'s. */
+export async function findAlbumOf(
+  db: Executor,
+  ownerId: string,
+  albumId: string,
+): Promise<{ title: string; description: string } | undefined> {
+  return db
+    .selectFrom('albums')
+    .select(['title', 'description'])
+    .where('id', '=', albumId)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
 }

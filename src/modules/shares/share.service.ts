@@ -69,10 +69,12 @@ export function createShareService(deps: ShareServiceDeps): ShareService {
           'Share either an album (albumId) or photos (imageIds), not both or neither.',
         );
       }
-      // Albums are shared once albums exist; until then no album id names one of the owner's.
-      if (input.albumId !== undefined) throw notFound('Album');
-      const ids = [...new Set(input.imageIds)];
+      const albumId = input.albumId ?? null;
+      const ids = [...new Set(input.imageIds ?? [])];
       if (!ids.every(isImageId)) throw notFound();
+      if (albumId !== null && !(isImageId(albumId) && (await shares.findAlbumOf(db, ownerId, albumId)))) {
+        throw notFound('Album');
+      }
       const expiresAt = input.expiresAt === undefined ? null : expiryOf(input.expiresAt);
       const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
       const key = newShareKey();
@@ -80,7 +82,7 @@ export function createShareService(deps: ShareServiceDeps): ShareService {
         id: newId(),
         owner_id: ownerId,
         key_hash: hashShareKey(key),
-        album_id: null,
+        album_id: albumId,
         title: input.title ?? null,
         description: input.description ?? null,
         created_at: now(),
@@ -94,12 +96,13 @@ export function createShareService(deps: ShareServiceDeps): ShareService {
         last_access_at: null,
       };
       await inTransaction(db, async (trx) => {
-        // Every photo must be the owner's: another account's id is 404, and nothing is created.
-        const found = await shares.findOwnedImages(trx, ownerId, ids);
+        // Every photo must be the owner's (and not in the trash): another account's id is 404, and
+        // nothing is created.
+        const found = await shares.findOwnedImages(trx, ownerId, ids, { live: true });
         if (found.length !== ids.length) throw notFound();
         await shares.insertShare(trx, row, ids);
       });
-      return { ...toDto({ ...row, image_count: ids.length }), url: `/s/${key}` };
+      return { ...toDto(await owned(ownerId, row.id)), url: `/s/${key}` };
     },
 
     async listShares(ownerId) {

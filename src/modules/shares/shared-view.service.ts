@@ -79,16 +79,18 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
       requirePassword(share, token);
       await access.assertNotResting(share);
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const rows = await listSharedImages(db, share.row.id, limit + 1, after);
+      const rows = await listSharedImages(db, share.row, limit + 1, after);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       // A visit is the first page: later pages of the same visit are not counted again.
       if (cursor === undefined) await recordVisit(db, share.row.id, now());
       const { row } = share;
       const downloads = row.allow_download === 1;
+      const title = row.title ?? share.album?.title ?? 'Shared photos';
+      const description = row.description ?? share.album?.description;
       return {
-        title: row.title ?? 'Shared photos',
-        ...(row.description ? { description: row.description } : {}),
+        title,
+        ...(description ? { description } : {}),
         ...(row.show_owner === 1 ? { owner: share.owner.username } : {}),
         imageCount: await countOf(share),
         allowDownload: downloads,
@@ -117,7 +119,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
       if (variant === 'original' && share.row.allow_download !== 1) {
         throw new AppError('download_not_allowed', 403, 'The owner of this link does not allow downloads.');
       }
-      const row = isImageId(imageId) ? await findSharedImage(db, share.row.id, imageId) : undefined;
+      const row = isImageId(imageId) ? await findSharedImage(db, share.row, imageId) : undefined;
       if (!row) throw new AppError('not_found', 404, 'This photo is not shared by this link.');
 
       if (variant !== 'original' || !canStrip(row.media_type)) {

@@ -119,6 +119,8 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   app.get(
     '/api/v1/shared/:key',
     {
+      // A HEAD would count as a visit.
+      exposeHeadRoute: false,
       schema: {
         tags,
         summary: 'What a share link shows: title, photos a page at a time (no account needed)',
