@@ -176,7 +176,7 @@ describe('errors › internal failures', () => {
 });
 
 describe('OpenAPI', () => {
-  it('OpenAPI › /api/openapi.json › lists every public route of the gallery', async () => {
+  it('OpenAPI › /api/openapi.json › lists every public route of the gallery, albums and trash', async () => {
     const res = await raw('GET', '/api/openapi.json');
 
     expect(res.status).toBe(200);
@@ -200,6 +200,20 @@ describe('OpenAPI', () => {
         'GET /api/v1/images/{id}/preview',
         'GET /api/v1/images/{id}/thumbnail',
         'GET /api/v1/usage',
+        'PUT /api/v1/images/{id}/favorite',
+        'DELETE /api/v1/images/{id}/favorite',
+        'POST /api/v1/albums',
+        'GET /api/v1/albums',
+        'GET /api/v1/albums/{id}',
+        'PATCH /api/v1/albums/{id}',
+        'DELETE /api/v1/albums/{id}',
+        'GET /api/v1/albums/{id}/images',
+        'PUT /api/v1/albums/{id}/images',
+        'DELETE /api/v1/albums/{id}/images',
+        'GET /api/v1/trash',
+        'POST /api/v1/trash/restore',
+        'POST /api/v1/trash/empty',
+        'DELETE /api/v1/trash/{id}',
       ]),
     );
   });

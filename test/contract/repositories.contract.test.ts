@@ -684,6 +684,20 @@ for (const dialect of DIALECTS) {
         expect(await images.findImageById(db, row.id)).toBeDefined();
       });
 
+      it('deleting a user removes its albums and their memberships (foreign keys cascade)', async () => {
+        const owner = await addUser(db);
+        const album = await albumOf(owner.id);
+        const row = imageRow(owner.id);
+        await images.insertImage(db, row);
+        await albums.addMembers(db, dialect.name, album.id, [row], NOW);
+
+        await users.deleteUser(db, owner.id);
+
+        expect(await albums.findOwnedAlbum(db, owner.id, album.id)).toBeUndefined();
+        const left = await db.selectFrom('album_images').select('image_id').where('album_id', '=', album.id).execute();
+        expect(left).toEqual([]);
+      });
+
       it('deleting a photo for good takes its memberships and resets a cover that was it', async () => {
         const owner = await addUser(db);
         const album = await albumOf(owner.id);
