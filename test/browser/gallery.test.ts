@@ -116,12 +116,14 @@ describeInBrowser('web UI › gallery', () => {
     expect(download.suggestedFilename()).toBe(photos.may.name);
     expect(sha256(await readFile(await download.path()))).toBe(sha256(photos.may.data));
 
-    // Deleting asks first, then the viewer moves on; the photo is in the trash, which still counts
-    // toward the storage quota until it is emptied.
-    await viewer.getByRole('button', { name: 'Delete photo' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete this photo?' });
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    // Moving to the trash asks first, then the viewer moves on.
+    await viewer.getByRole('button', { name: 'Move to trash' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Move this photo to the trash?' });
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await expect.poll(() => viewer.locator('h2').textContent()).toBe(photos.february.name);
+    // The trash still counts toward storage until it is purged, and the meter says so.
+    await expect.poll(() => page.locator('[data-meter=storage]').textContent()).toContain('MB in the trash');
+    expect(await meterBytes(page, 'Storage')).toBe(storageWithThree);
     await page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached' });
     expect(await thumbnailNames(page)).toEqual([photos.february.name, photos.july.name]);
@@ -183,14 +185,14 @@ describeInBrowser('web UI › gallery', () => {
     await page.route('**/api/v1/images/*', (route) =>
       route.request().method() === 'DELETE' ? route.fulfill({ status: 503, json: refusal }) : route.fallback(),
     );
-    await viewer.getByRole('button', { name: 'Delete photo' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete this photo?' });
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await viewer.getByRole('button', { name: 'Move to trash' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Move this photo to the trash?' });
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await expect.poll(() => confirm.getByRole('alert').textContent()).toBe(refusal.error.message);
     expect(await thumbnailNames(page)).toEqual([photos.may.name]);
 
     await page.unroute('**/api/v1/images/*');
-    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
     await page.getByRole('heading', { name: 'Your gallery is empty' }).waitFor();
     await context.close();
   });

@@ -1,5 +1,6 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
+import { albums } from './lib/albums.svelte.js';
 import { gallery } from './lib/gallery.svelte.js';
 import { session } from './lib/session.svelte.js';
 import { toasts } from './lib/toasts.svelte.js';
@@ -11,6 +12,7 @@ import './styles/app.css';
 session.onEnd(() => {
   uploads.reset();
   gallery.reset();
+  albums.reset();
   usage.clear();
   toasts.clear();
 });

@@ -1,8 +1,13 @@
 import type {
+  Album,
+  AlbumChanges,
+  AlbumList,
   Credentials,
   ErrorBody,
-  Image as Photo,
-  ImagePage as PhotoPage,
+  Image,
+  ImagePage,
+  TrashedImage as TrashedPhoto,
+  TrashPage,
   Me,
   PasswordChange,
   SignIn as Session,
@@ -10,6 +15,39 @@ import type {
   UploadResult,
   Usage,
 } from '../../../src/api/index.js';
+import type {
+  CreatedShare,
+  CreateShare,
+  Share,
+  SharedItem,
+  SharedPage,
+  ShareList,
+  ShareToken,
+} from '../../../src/api/shares.js';
+
+/** A photo as the API shows it, with whether it is a favourite and which albums hold it. */
+export type Photo = Image;
+export type PhotoPage = ImagePage;
+export type { Album, AlbumChanges, TrashedPhoto, TrashPage };
+
+/** What the photo viewer shows: one of the owner's photos, or a photo seen through a share link (fewer details). */
+export interface Viewable {
+  id: string;
+  filename?: string;
+  takenAt?: string;
+  width: number;
+  height: number;
+  mediaType: string;
+  size?: number;
+  favorite?: boolean;
+  urls: { thumbnail: string; preview: string; download?: string };
+}
+
+export type { CreatedShare, Share, SharedItem, SharedPage, ShareToken };
+/** What the share dialog sends; the server fills in the defaults. */
+export type NewShare = CreateShare;
+/** The header that carries the token of an unlocked password-protected link (SHARE_TOKEN_HEADER of the API). */
+const SHARE_TOKEN_HEADER = 'x-pixa-share-token';
 
 const BASE = '/api/v1';
 
@@ -82,14 +120,15 @@ interface RequestOptions {
   auth?: boolean;
   /** Whether a 401 means the session has ended; not so where it means "wrong current password". */
   sessionCheck?: boolean;
+  headers?: Record<string, string>;
 }
 
 async function request<T>(
   method: string,
   path: string,
-  { body, auth = true, sessionCheck = auth }: RequestOptions = {},
+  { body, auth = true, sessionCheck = auth, headers: extra }: RequestOptions = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...extra };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth && token) headers.authorization = `Bearer ${token}`;
   let response: Response;
@@ -128,15 +167,148 @@ export const api = {
       body: { currentPassword, newPassword } satisfies PasswordChange,
       sessionCheck: false,
     }),
-  listPhotos: (cursor: string | null, limit = 60) =>
-    request<PhotoPage>(
-      'GET',
-      `/images?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
-    ),
-  getPhoto: (id: string) => request<Photo>('GET', `/images/${encodeURIComponent(id)}`),
-  deletePhoto: (id: string) => request<void>('DELETE', `/images/${encodeURIComponent(id)}`),
+  listPhotos: (cursor: string | null, limit = 60) => request<PhotoPage>('GET', `/images${page(cursor, limit)}`),
+  listFavorites: (cursor: string | null, limit = 60) =>
+    request<PhotoPage>('GET', `/images${page(cursor, limit)}&favorite=true`),
+  getPhoto: (id: string) => request<Photo>('GET', `/images/${id_(id)}`),
+  /** Moves a photo to the trash. */
+  deletePhoto: (id: string) => request<void>('DELETE', `/images/${id_(id)}`),
+  setFavorite: (id: string, favorite: boolean) =>
+    request<void>(favorite ? 'PUT' : 'DELETE', `/images/${id_(id)}/favorite`),
   usage: () => request<Usage>('GET', '/usage'),
+
+  listAlbums: () => request<AlbumList>('GET', '/albums'),
+  getAlbum: (id: string) => request<Album>('GET', `/albums/${id_(id)}`),
+  createAlbum: (title: string, description?: string) =>
+    request<Album>('POST', '/albums', { body: description ? { title, description } : { title } }),
+  updateAlbum: (id: string, changes: AlbumChanges) => request<Album>('PATCH', `/albums/${id_(id)}`, { body: changes }),
+  deleteAlbum: (id: string) => request<void>('DELETE', `/albums/${id_(id)}`),
+  albumPhotos: (id: string, cursor: string | null, limit = 60) =>
+    request<PhotoPage>('GET', `/albums/${id_(id)}/images${page(cursor, limit)}`),
+  addToAlbum: (id: string, ids: string[]) => request<unknown>('PUT', `/albums/${id_(id)}/images`, { body: { ids } }),
+  removeFromAlbum: (id: string, ids: string[]) =>
+    request<unknown>('DELETE', `/albums/${id_(id)}/images`, { body: { ids } }),
+
+  listTrash: (cursor: string | null, limit = 60) => request<TrashPage>('GET', `/trash${page(cursor, limit)}`),
+  restore: (ids: string[]) => request<unknown>('POST', '/trash/restore', { body: { ids } }),
+  emptyTrash: () => request<unknown>('POST', '/trash/empty'),
+  deleteForGood: (id: string) => request<void>('DELETE', `/trash/${id_(id)}`),
+
+  createShare: (share: NewShare) => request<CreatedShare>('POST', '/shares', { body: share }),
+  listShares: () => request<ShareList>('GET', '/shares'),
+  revokeShare: (id: string) => request<void>('DELETE', `/shares/${id_(id)}`),
+
+  /** What a visitor of `/s/<key>` sees; no account, only the unlock token of a protected link. */
+  shared: (key: string, cursor: string | null, token: string | null, limit = 60) =>
+    request<SharedPage>('GET', `/shared/${id_(key)}${page(cursor, limit)}`, {
+      auth: false,
+      headers: token ? { [SHARE_TOKEN_HEADER]: token } : {},
+    }),
+  unlockShared: (key: string, password: string) =>
+    request<ShareToken>('POST', `/shared/${id_(key)}/unlock`, { body: { password }, auth: false }),
 };
+
+function id_(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function page(cursor: string | null, limit: number): string {
+  return `?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+}
+
+/** The worker that streams ZIP downloads to disk (web/public/download-worker.js), once registered. */
+let downloadWorker: Promise<ServiceWorker> | null = null;
+
+function activeWorker(): Promise<ServiceWorker> {
+  downloadWorker ??= navigator.serviceWorker
+    .register('/download-worker.js', { scope: '/download/' })
+    .then(
+      (registration) =>
+        new Promise<ServiceWorker>((resolve, reject) => {
+          const worker = registration.active ?? registration.waiting ?? registration.installing;
+          if (!worker) return reject(new Error('The download worker did not start.'));
+          if (worker.state === 'activated') return resolve(worker);
+          worker.addEventListener('statechange', () => {
+            if (worker.state === 'activated') resolve(worker);
+            else if (worker.state === 'redundant') reject(new Error('The download worker did not start.'));
+          });
+        }),
+    )
+    .catch((error: unknown) => {
+      downloadWorker = null;
+      throw error;
+    });
+  return downloadWorker;
+}
+
+/**
+ * Downloads a ZIP of the originals of `ids` (POST /api/v1/images/archive). The download worker makes the
+ * request with the session's token and hands the streamed answer to a hidden frame, so the browser saves
+ * it to disk as it arrives; the page never holds the archive. Resolves once the download has started;
+ * rejects with the API's error (the day's transfer used up, say).
+ */
+export async function downloadArchive(ids: string[]): Promise<void> {
+  if (!('serviceWorker' in navigator)) return downloadArchiveInMemory(ids);
+  const worker = await activeWorker();
+  const channel = new MessageChannel();
+  const answers: { id?: string; status?: number; body?: string }[] = [];
+  let wake: (() => void) | null = null;
+  channel.port1.onmessage = (event: MessageEvent<{ id?: string; status?: number; body?: string }>) => {
+    answers.push(event.data);
+    wake?.();
+  };
+  const next = async () => {
+    while (answers.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return answers.shift() as { id?: string; status?: number; body?: string };
+  };
+  worker.postMessage({ type: 'archive', token, ids }, [channel.port2]);
+  const { id } = await next();
+  downloadFrame().src = `/download/archive/${encodeURIComponent(id ?? '')}`;
+  const { status = 0, body = '' } = await next();
+  channel.port1.close();
+  if (status < 200 || status >= 300) {
+    if (status === 401) onUnauthorized?.();
+    throw toApiError(status, body, null);
+  }
+}
+
+function downloadFrame(): HTMLIFrameElement {
+  let frame = document.querySelector<HTMLIFrameElement>('iframe[name="pixa-download"]');
+  if (!frame) {
+    frame = document.createElement('iframe');
+    frame.name = 'pixa-download';
+    frame.title = 'Downloads';
+    frame.hidden = true;
+    document.body.append(frame);
+  }
+  return frame;
+}
+
+/**
+ * Where service workers are not available (a page served over plain HTTP from another machine), the ZIP
+ * is fetched into memory and saved from there: it works, for archives that fit in memory.
+ */
+async function downloadArchiveInMemory(ids: string[]): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(`${BASE}/images/archive`, { method: 'POST', headers, body: JSON.stringify({ ids }) });
+  } catch {
+    throw toApiError(0, '', null);
+  }
+  if (!response.ok) {
+    if (response.status === 401) onUnauthorized?.();
+    throw toApiError(response.status, await response.text().catch(() => ''), response.headers.get('retry-after'));
+  }
+  const name = /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'pixa.zip';
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
 
 /** A running upload of one file. */
 export interface UploadHandle {

@@ -68,9 +68,10 @@ export function longDateTime(iso: string): string {
   return dateTimeFormat.format(new Date(iso));
 }
 
-/** Alt text for a photo: its name and the day it was taken. */
-export function altText(photo: { filename: string; takenAt: string }): string {
-  return `${photo.filename}, taken ${shortDate(photo.takenAt)}`;
+/** Alt text for a photo: its name and the day it was taken (a shared photo may come without either). */
+export function altText(photo: { filename?: string; takenAt?: string }): string {
+  const name = photo.filename ?? 'Photo';
+  return photo.takenAt ? `${name}, taken ${shortDate(photo.takenAt)}` : name;
 }
 
 /** Whole minutes to wait for a Retry-After in seconds, never 0. */

@@ -8,7 +8,7 @@ export function comparePhotos(a: Photo, b: Photo): number {
 }
 
 /** Both lists as one, in gallery order; a photo in both is taken from `incoming` (it has fresher URLs). */
-export function mergePhotos(current: Photo[], incoming: Photo[]): Photo[] {
+export function mergePhotos<T extends Photo>(current: T[], incoming: T[]): T[] {
   const byId = new Map(current.map((photo) => [photo.id, photo]));
   for (const photo of incoming) byId.set(photo.id, photo);
   return [...byId.values()].sort(comparePhotos);

@@ -1,6 +1,7 @@
 import { api, ApiError } from './api.js';
 import { comparePhotos, mergePhotos } from './gallery-order.js';
-import type { Image as Photo } from '../../../src/api/index.js';
+import type { Photo, PhotoPage } from './api.js';
+import { idSet } from './ids.js';
 
 const PAGE_SIZE = 60;
 /** A photo whose picture failed to load gets fresh signed URLs at most this often. */
@@ -8,8 +9,14 @@ const REFRESH_INTERVAL_MS = 60_000;
 /** When many signed URLs expire at once (a tab left open for hours), they are renewed a few at a time. */
 const PARALLEL_REFRESHES = 4;
 
-/** The signed-in person's photos, loaded page by page as the gallery scrolls. */
-class GalleryState {
+/** Loads one page of a list of photos. */
+export type PageLoader = (cursor: string | null, limit: number) => Promise<PhotoPage>;
+
+/**
+ * A list of the signed-in person's photos (the gallery, the favourites, one album), loaded page by page
+ * as the grid scrolls.
+ */
+class PhotoList {
   photos = $state.raw<Photo[]>([]);
   /** Whether the first page has arrived. */
   loaded = $state(false);
@@ -17,9 +24,15 @@ class GalleryState {
   loading = $state(false);
   error = $state('');
   #generation = 0;
-  #refreshedAt = new Map<string, number>();
+  /** When each photo last got fresh URLs (plain bookkeeping, nothing on screen depends on it). */
+  #refreshedAt: Partial<Record<string, number>> = {};
   #refreshing = 0;
   #waiting: (() => void)[] = [];
+  readonly #load: PageLoader;
+
+  constructor(load: PageLoader) {
+    this.#load = load;
+  }
 
   get hasMore(): boolean {
     return !this.loaded || this.nextCursor !== null;
@@ -31,7 +44,7 @@ class GalleryState {
     this.loading = true;
     this.error = '';
     try {
-      const page = await api.listPhotos(this.loaded ? this.nextCursor : null, PAGE_SIZE);
+      const page = await this.#load(this.loaded ? this.nextCursor : null, PAGE_SIZE);
       if (generation !== this.#generation) return;
       this.photos = mergePhotos(this.photos, page.items);
       this.nextCursor = page.nextCursor;
@@ -52,7 +65,18 @@ class GalleryState {
   }
 
   remove(id: string): void {
-    this.photos = this.photos.filter((photo) => photo.id !== id);
+    this.removeMany([id]);
+  }
+
+  removeMany(ids: Iterable<string>): void {
+    const gone = idSet(ids);
+    this.photos = this.photos.filter((photo) => !gone.has(photo.id));
+  }
+
+  /** Changes loaded photos in place (a favourite marked, an album added). */
+  change(ids: Iterable<string>, update: (photo: Photo) => Photo): void {
+    const chosen = idSet(ids);
+    this.photos = this.photos.map((photo) => (chosen.has(photo.id) ? update(photo) : photo));
   }
 
   /**
@@ -60,9 +84,9 @@ class GalleryState {
    * removed. Returns the fresh photo, or null when nothing changed.
    */
   async refresh(id: string): Promise<Photo | null> {
-    const last = this.#refreshedAt.get(id);
+    const last = this.#refreshedAt[id];
     if (last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS) return null;
-    this.#refreshedAt.set(id, Date.now());
+    this.#refreshedAt[id] = Date.now();
     const generation = this.#generation;
     if (this.#refreshing >= PARALLEL_REFRESHES) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     this.#refreshing++;
@@ -86,7 +110,7 @@ class GalleryState {
     if (!this.loaded || this.loading) return;
     const generation = this.#generation;
     try {
-      const page = await api.listPhotos(null, PAGE_SIZE);
+      const page = await this.#load(null, PAGE_SIZE);
       if (generation === this.#generation) this.add(page.items);
     } catch {
       // Nothing new to show; the next look will try again.
@@ -95,7 +119,7 @@ class GalleryState {
 
   reset(): void {
     this.#generation++;
-    this.#refreshedAt.clear();
+    this.#refreshedAt = {};
     this.photos = [];
     this.loaded = false;
     this.nextCursor = null;
@@ -104,4 +128,12 @@ class GalleryState {
   }
 }
 
-export const gallery = new GalleryState();
+export type { PhotoList };
+
+/** A list of photos that `load` fetches a page at a time. */
+export function photoList(load: PageLoader): PhotoList {
+  return new PhotoList(load);
+}
+
+/** The signed-in person's photos, newest first. */
+export const gallery = photoList((cursor, limit) => api.listPhotos(cursor, limit));

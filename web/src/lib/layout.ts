@@ -11,7 +11,17 @@ export interface Tile {
 }
 
 export type Block =
-  | { kind: 'heading'; key: string; y: number; height: number; label: string; count: number; more: boolean }
+  | {
+      kind: 'heading';
+      key: string;
+      /** "2024-03". */
+      month: string;
+      y: number;
+      height: number;
+      label: string;
+      count: number;
+      more: boolean;
+    }
   | { kind: 'row'; key: string; y: number; height: number; tiles: Tile[] };
 
 export interface GalleryLayout {
@@ -56,6 +66,7 @@ export function layoutGallery(photos: Photo[], options: LayoutOptions): GalleryL
     blocks.push({
       kind: 'heading',
       key: `m-${month}`,
+      month,
       y,
       height: headingHeight,
       label: monthLabel(first.takenAt),
