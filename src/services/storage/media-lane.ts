@@ -3,12 +3,21 @@ import { pipeline } from 'node:stream/promises';
 import type { FastLane } from '../../http/fast-lane.js';
 import { INTERNAL_TOKEN_HEADER, internalTokenCheck } from '../../http/internal-auth.js';
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
-import type { ImageService } from '../../modules/images/image.service.js';
+import type { ImageService, MediaResponse } from '../../modules/images/image.service.js';
 import type { Variant } from '../../modules/images/media-url.js';
 
 /** The open-variant route with plain ids and no query; anything else (escapes, a query) is Fastify's. */
 const OPEN_PATH =
   /^\/internal\/users\/([0-9A-Za-z-]{1,64})\/images\/([0-9A-Za-z-]{1,64})\/(thumbnail|preview|original|playback)$/;
+
+/** The headers of a variant the storage service sends the gateway: its type, size, ETag and name. */
+export const storedMediaHeaders = (media: MediaResponse): Record<string, string> => ({
+  'content-type': media.contentType,
+  'content-length': String(media.length),
+  etag: media.etag,
+  [MEDIA_HEADERS.totalSize]: String(media.totalSize),
+  [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
+});
 
 export interface StorageLaneDeps {
   /** The image service itself, not the instrumented one: a declined request is counted by the route. */
@@ -42,13 +51,7 @@ export function storageMediaLane(deps: StorageLaneDeps): FastLane {
           res.writeHead(304, { etag: media.etag }).end();
           return { route: routes.openVariant.url, status: 304 };
         }
-        res.writeHead(200, {
-          'content-type': media.contentType,
-          'content-length': String(media.length),
-          etag: media.etag,
-          [MEDIA_HEADERS.totalSize]: String(media.totalSize),
-          [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
-        });
+        res.writeHead(200, storedMediaHeaders(media));
         sent(media.length);
         if (media.body) res.end(media.body);
         // A gateway gone mid-stream ends the response (pipeline destroys the object's stream too).

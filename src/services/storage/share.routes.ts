@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
 import type { Archive, SharingService } from '../../modules/shares/sharing.js';
+import { storedMediaHeaders } from './media-lane.js';
 
 export interface ShareRoutesDeps {
   sharing: SharingService;
@@ -41,14 +42,7 @@ export async function storageShareRoutes(app: FastifyInstance, deps: ShareRoutes
         ifNoneMatch: request.headers['if-none-match'],
       });
       if (media.notModified) return reply.status(304).header('etag', media.etag).send();
-      reply.headers({
-        'content-type': media.contentType,
-        'content-length': String(media.length),
-        etag: media.etag,
-        [MEDIA_HEADERS.totalSize]: String(media.totalSize),
-        [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
-        [MEDIA_HEADERS.servedAs]: media.servedAs,
-      });
+      reply.headers({ ...storedMediaHeaders(media), [MEDIA_HEADERS.servedAs]: media.servedAs });
       return reply.send(media.body ?? media.stream);
     },
     { logLevel: 'warn' },

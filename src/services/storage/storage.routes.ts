@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 
-import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
+import { internalRoutes as routes } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
 import { fileParts, type UploadLimits } from '../../http/upload-parts.js';
 import { AppError } from '../../lib/app-error.js';
@@ -8,6 +8,7 @@ import type { AlbumService } from '../../modules/albums/album.service.js';
 import type { ImageService } from '../../modules/images/image.service.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { libraryRoutes } from './library.routes.js';
+import { storedMediaHeaders } from './media-lane.js';
 
 export interface StorageRoutesDeps {
   images: ImageService;
@@ -71,13 +72,7 @@ export async function storageServiceRoutes(app: FastifyInstance, deps: StorageRo
         ifNoneMatch: request.headers['if-none-match'],
       });
       if (media.notModified) return reply.status(304).header('etag', media.etag).send();
-      reply.headers({
-        'content-type': media.contentType,
-        'content-length': String(media.length),
-        etag: media.etag,
-        [MEDIA_HEADERS.totalSize]: String(media.totalSize),
-        [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
-      });
+      reply.headers(storedMediaHeaders(media));
       if (media.range) {
         reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
       }
