@@ -8,6 +8,7 @@ import * as users from '../../src/modules/auth/user.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
 import * as shares from '../../src/modules/shares/share.repository.js';
 import { DIALECTS, announceSkip, openMigratedDatabase, type MigratedDatabase } from '../helpers/databases.js';
+import { imageRow } from '../helpers/rows.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
 
@@ -43,29 +44,20 @@ for (const dialect of DIALECTS) {
 
     async function image(ownerId: string, takenAt: number): Promise<string> {
       const id = randomUUID();
-      await images.insertImage(db, {
-        id,
-        owner_id: ownerId,
-        sha256: randomUUID().replace(/-/g, '').repeat(2),
-        filename: 'IMG.jpg',
-        media_type: 'image/jpeg',
-        original_bytes: 1000,
-        thumbnail_bytes: 10,
-        preview_bytes: 100,
-        width: 10,
-        height: 10,
-        orientation: 1,
-        taken_at: takenAt,
-        uploaded_at: NOW,
-        object_prefix: `${ownerId}/${id}/`,
-        favorite: 0,
-        trashed_at: null,
-        kind: 'photo',
-        duration_ms: null,
-        playback_type: null,
-        playback_state: null,
-        playback_bytes: 0,
-      });
+      await images.insertImage(
+        db,
+        imageRow(ownerId, {
+          id,
+          filename: 'IMG.jpg',
+          original_bytes: 1000,
+          thumbnail_bytes: 10,
+          preview_bytes: 100,
+          width: 10,
+          height: 10,
+          taken_at: takenAt,
+          uploaded_at: NOW,
+        }),
+      );
       return id;
     }
 

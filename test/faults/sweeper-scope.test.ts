@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { insertUser } from '../../src/modules/auth/user.repository.js';
-import { insertImage, type ImageRow } from '../../src/modules/images/image.repository.js';
+import { insertImage } from '../../src/modules/images/image.repository.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../../src/modules/images/sweeper.js';
 import { appendEvents } from '../../src/modules/usage/storage-event.repository.js';
 import { createObjectStore } from '../../src/storage/create-store.js';
@@ -14,6 +14,7 @@ import { createFsStore } from '../../src/storage/fs/fs-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { DIALECTS, openMigratedDatabase, type MigratedDatabase } from '../helpers/databases.js';
 import { STORE_DRIVERS, type StartedStore } from '../helpers/object-stores.js';
+import { imageRow } from '../helpers/rows.js';
 
 const sqlite = DIALECTS.find((d) => d.name === 'sqlite')!;
 const HOUR = 60 * 60 * 1000;
@@ -36,29 +37,17 @@ async function addUser(database: MigratedDatabase, id = randomUUID()): Promise<s
 
 async function addImage(database: MigratedDatabase, ownerId: string): Promise<string> {
   const id = randomUUID();
-  const row: ImageRow = {
+  const row = imageRow(ownerId, {
     id,
-    owner_id: ownerId,
-    sha256: randomUUID().replace(/-/g, '').padEnd(64, '0'),
     filename: 'a.jpg',
-    media_type: 'image/jpeg',
     original_bytes: 5,
     thumbnail_bytes: 5,
     preview_bytes: 5,
     width: 1,
     height: 1,
-    orientation: 1,
     taken_at: 0,
     uploaded_at: 0,
-    object_prefix: `${ownerId}/${id}/`,
-    favorite: 0,
-    trashed_at: null,
-    kind: 'photo',
-    duration_ms: null,
-    playback_type: null,
-    playback_state: null,
-    playback_bytes: 0,
-  };
+  });
   await insertImage(database.db, row);
   return id;
 }
