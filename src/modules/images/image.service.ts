@@ -41,8 +41,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     ...createFavoriteService(deps),
     ...createTrashService(deps, forgetImage),
     // A photo uploaded again may be in albums already (or come back from the trash into them).
-    async upload(userId, parts) {
-      return withAlbums(await upload.upload(userId, parts));
+    async upload(userId, parts, options) {
+      return withAlbums(await upload.upload(userId, parts, options));
     },
     async list(userId, limit, cursor, favorite) {
       const page = await gallery.list(userId, limit, cursor, favorite);
