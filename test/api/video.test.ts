@@ -132,7 +132,7 @@ describe('video › accepted', () => {
     expect(state.storageUsed).toBe(row.original_bytes + row.thumbnail_bytes + row.preview_bytes + row.playback_bytes);
     expect(state.objects).toContain(`${user.userId}/${image.id}/playback.mp4`);
 
-    expect((await server.client.deleteImage(user.token, image.id)).status).toBe(204);
+    expect((await server.client.deleteForGood(user.token, image.id)).status).toBe(204);
     expect(await storedState(server, user.userId)).toMatchObject({ rows: [], objects: [], storageUsed: 0 });
   });
 
