@@ -160,16 +160,19 @@ describe.skipIf(skipReason)('cluster › 3 replicas behind HAProxy, one killed m
         mine.map((_, index) => `u${user}-p${index}.jpg`).sort(),
       );
       const doomed = gallery.find((image) => image.filename === `u${user}-p0.jpg`)!;
-      await withRetry(`delete ${doomed.id}`, async () => {
-        const response = await fetch(`${baseUrl}/api/v1/images/${doomed.id}`, {
-          method: 'DELETE',
-          headers: auth(token),
-          signal: patience(),
+      // Deleted for good: moved to the trash, then deleted from it.
+      for (const path of [`/api/v1/images/${doomed.id}`, `/api/v1/trash/${doomed.id}`]) {
+        await withRetry(`delete ${path}`, async () => {
+          const response = await fetch(`${baseUrl}${path}`, {
+            method: 'DELETE',
+            headers: auth(token),
+            signal: patience(),
+          });
+          // A retried delete whose first attempt got through finds nothing left to delete.
+          if (response.status === 204 || response.status === 404) return;
+          throw new RetryableStatus(response.status, await response.text());
         });
-        // A retried delete whose first attempt got through finds nothing left to delete.
-        if (response.status === 204 || response.status === 404) return;
-        throw new RetryableStatus(response.status, await response.text());
-      });
+      }
       const left = await listAll(baseUrl, token);
       expect(left).toHaveLength(PHOTOS_PER_USER - 1);
       for (const image of left) {
