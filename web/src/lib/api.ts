@@ -396,7 +396,7 @@ export function uploadResumable(file: File, onProgress: (loaded: number, total: 
         if (!url) return reject(toApiError(500, '', null));
         // The result route answers the image, or the refusal a multipart upload would have had.
         const path = new URL(url, location.origin).pathname.slice(BASE.length);
-        request<UploadedPhoto>('GET', `${path}/result`).then((photo) => resolve([photo]), reject);
+        uploadResult(path).then((photo) => resolve([photo]), reject);
       },
     });
     const started = upload;
@@ -418,6 +418,22 @@ export function uploadResumable(file: File, onProgress: (loaded: number, total: 
       void upload?.abort(true).catch(() => {});
     },
   };
+}
+
+/** Pauses between asking for the result of an upload the server is still turning into a photo. */
+const RESULT_POLL_MS = 1000;
+const RESULT_POLLS = 120;
+
+/** The photo a finished upload became; while the server still processes it (409), asks again shortly. */
+async function uploadResult(path: string): Promise<UploadedPhoto> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request<UploadedPhoto>('GET', `${path}/result`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 409) || attempt >= RESULT_POLLS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RESULT_POLL_MS));
+    }
+  }
 }
 
 /** An upload this browser started and did not finish, e.g. before the page was reloaded. */
