@@ -1,3 +1,4 @@
+import { defaultOptions as tusDefaults, DetailedError, Upload } from 'tus-js-client';
 import type {
   Album,
   AlbumChanges,
@@ -348,4 +349,120 @@ export function uploadPhoto(file: File, onProgress: (loaded: number, total: numb
     xhr.send(form);
   });
   return { promise, abort: () => xhr.abort() };
+}
+
+/** Files from this size on, and every video, go through the resumable (tus) endpoint. */
+export const RESUMABLE_FROM_BYTES = 8 * 1024 * 1024;
+/** Bytes per PATCH: a dropped connection costs at most this much again. */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+/** Waits before each new attempt after a failed request; the last one repeats while the network is down. */
+const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000, 30000, 30000, 30000, 60000, 60000, 60000];
+
+/** Whether a file goes through the resumable endpoint rather than a multipart request. */
+export function isResumable(file: File): boolean {
+  return file.size >= RESUMABLE_FROM_BYTES || file.type.startsWith('video/');
+}
+
+function tusError(error: Error): ApiError {
+  if (error instanceof DetailedError && error.originalResponse) {
+    const response = error.originalResponse;
+    const status = response.getStatus();
+    if (status === 401) onUnauthorized?.();
+    return toApiError(status, response.getBody(), response.getHeader('retry-after') ?? null);
+  }
+  return toApiError(0, '', null);
+}
+
+/**
+ * Sends one file through the tus endpoint in chunks. It resumes by itself after the network drops, and
+ * where an earlier page of this browser left the same file unfinished, it continues from there.
+ */
+export function uploadResumable(file: File, onProgress: (loaded: number, total: number) => void): UploadHandle {
+  let upload: Upload | null = null;
+  let aborted = false;
+  const promise = new Promise<UploadedPhoto[]>((resolve, reject) => {
+    upload = new Upload(file, {
+      endpoint: new URL(`${BASE}/uploads`, location.origin).href,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      metadata: { filename: file.name },
+      chunkSize: CHUNK_BYTES,
+      retryDelays: RETRY_DELAYS_MS,
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onProgress,
+      onError: (error) => reject(tusError(error)),
+      onSuccess: () => {
+        const url = upload?.url;
+        if (!url) return reject(toApiError(500, '', null));
+        // The result route answers the image, or the refusal a multipart upload would have had.
+        const path = new URL(url, location.origin).pathname.slice(BASE.length);
+        uploadResult(path).then((photo) => resolve([photo]), reject);
+      },
+    });
+    const started = upload;
+    started
+      .findPreviousUploads()
+      .then((previous) => {
+        if (aborted) return;
+        const latest = previous.sort((a, b) => b.creationTime.localeCompare(a.creationTime))[0];
+        if (latest) started.resumeFromPreviousUpload(latest);
+        started.start();
+      })
+      .catch(() => started.start());
+  });
+  return {
+    promise,
+    abort: () => {
+      aborted = true;
+      // Cancelling ends the upload on the server too, giving back the quota it holds.
+      void upload?.abort(true).catch(() => {});
+    },
+  };
+}
+
+/** Pauses between asking for the result of an upload the server is still turning into a photo. */
+const RESULT_POLL_MS = 1000;
+const RESULT_POLLS = 120;
+
+/** The photo a finished upload became; while the server still processes it (409), asks again shortly. */
+async function uploadResult(path: string): Promise<UploadedPhoto> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request<UploadedPhoto>('GET', `${path}/result`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 409) || attempt >= RESULT_POLLS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RESULT_POLL_MS));
+    }
+  }
+}
+
+/** An upload this browser started and did not finish, e.g. before the page was reloaded. */
+export interface UnfinishedUpload {
+  key: string;
+  filename: string;
+  size: number;
+  url: string | null;
+}
+
+/** The unfinished resumable uploads this browser remembers. */
+export async function unfinishedUploads(): Promise<UnfinishedUpload[]> {
+  try {
+    const stored = await tusDefaults.urlStorage.findAllUploads();
+    return stored.map((upload) => ({
+      key: upload.urlStorageKey,
+      filename: upload.metadata.filename ?? 'Unnamed file',
+      size: upload.size ?? 0,
+      url: upload.uploadUrl,
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/** Forgets an unfinished upload and ends it on the server, which gives back the quota it holds. */
+export async function discardUnfinished(upload: UnfinishedUpload): Promise<void> {
+  await tusDefaults.urlStorage.removeUpload(upload.key);
+  if (upload.url) {
+    await Upload.terminate(upload.url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch(() => {});
+  }
 }
