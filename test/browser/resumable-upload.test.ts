@@ -84,6 +84,9 @@ describeInBrowser('web UI › resumable uploads', () => {
     const listed = await client.list(user.token);
     expect(listed.body.items.map((item) => item.filename)).toEqual(['big.jpg']);
     expect(listed.body.items[0]?.size).toBe(photo.length);
+    // The hold became the real charge: nothing stays reserved.
+    const usage = await client.usage(user.token);
+    expect([usage.body.storage.reservedBytes, usage.body.transfer.reservedBytes]).toEqual([0, 0]);
 
     expect(unexpected(problems)).toEqual([]);
     await context.close();
