@@ -110,6 +110,9 @@ const LINGER_MS = 5_000;
 function closeConnectionsWithUnreadBodies(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply) => {
     if (request.raw.complete) return;
+    // Whatever was reading the body (a multipart parser that gave up) stops holding it back.
+    request.raw.unpipe();
+    request.raw.resume();
     const length = Number(request.headers['content-length']);
     if (Number.isInteger(length) && length <= DRAIN_BYTES) return;
     reply.header('connection', 'close');
