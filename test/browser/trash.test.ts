@@ -67,10 +67,10 @@ describeInBrowser('web UI › trash', () => {
     await page.locator('.tile').first().click();
     const viewer = page.getByRole('dialog', { name: 'Photo viewer' });
     await viewer.getByRole('button', { name: 'Move to trash' }).click();
-    await page
-      .getByRole('dialog', { name: 'Move this photo to the trash?' })
-      .getByRole('button', { name: 'Move to trash' })
-      .click();
+    const confirm = page.getByRole('dialog', { name: 'Move this photo to the trash?' });
+    await confirm.getByRole('button', { name: 'Move to trash' }).click();
+    // Escape closes the viewer only once the confirmation has gone: before, it would close that.
+    await confirm.waitFor({ state: 'detached' });
     await page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached' });
     await waitForThumbnails(page, 2);
