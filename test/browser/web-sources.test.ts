@@ -30,13 +30,29 @@ function serverCodeIn(code: string): string[] {
 }
 
 /** The modules a bundle may be made of: the web's own, Svelte's runtime, and the contract's credential rules. */
+/** Packages the web app is built with: Svelte, and the resumable-upload client with what it uses in a browser. */
+const WEB_PACKAGES = [
+  'svelte',
+  'esm-env',
+  'tus-js-client',
+  'js-base64',
+  'url-parse',
+  'querystringify',
+  'requires-port',
+  'combine-errors',
+  'custom-error-instance',
+  'lodash.uniq',
+  'lodash.throttle',
+  'buffer-from',
+  'is-stream',
+];
+
 function isWebModule(id: string): boolean {
   const file = path.relative(ROOT, id.replace(/\?.*$/, ''));
   return (
     id.startsWith('\0') ||
     file.startsWith(`web${path.sep}`) ||
-    file.startsWith(path.join('node_modules', 'svelte') + path.sep) ||
-    file.startsWith(path.join('node_modules', 'esm-env') + path.sep) ||
+    WEB_PACKAGES.some((name) => file.startsWith(path.join('node_modules', name) + path.sep)) ||
     file === path.join('src', 'api', 'credential-rules.ts')
   );
 }
