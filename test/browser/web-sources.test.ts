@@ -87,7 +87,7 @@ describe('web bundle', () => {
   });
 
   // Exact where the markers are a sample: a Node built-in, for one, shows up as `__vite-browser-external`.
-  test('it is built from web/, Svelte and src/api/credential-rules.ts only', async () => {
+  test('it is built from web/, Svelte, the resumable-upload client and src/api/credential-rules.ts only', async () => {
     const { modules } = await buildInMemory({ configFile: path.join(ROOT, 'web', 'vite.config.js') });
     expect(modules).toContain(path.join(ROOT, 'src', 'api', 'credential-rules.ts'));
     expect(modules.filter((id) => !isWebModule(id))).toEqual([]);
