@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { signedUpUser } from '../helpers/api.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
+import { offsetAfterCut, reservedBytes, sendAll, TUS, tus, tusChecksum } from '../helpers/tus.js';
 import {
   EMBEDDED_ONLY,
   FILES_ONLY,
@@ -15,7 +13,6 @@ import {
 } from './support/server.js';
 import { imageRows, setUserQuotas } from './support/state.js';
 
-const TUS = { 'tus-resumable': '1.0.0' };
 const HOUR = 3_600_000;
 
 let server: ApiServer;
@@ -27,61 +24,6 @@ afterAll(() => server?.close());
 let seed = 9000;
 /** A photo of a few hundred KB, so it can be sent in several chunks. */
 const photo = () => makePhoto({ seed: seed++, width: 700, height: 500, noise: true });
-
-const metadata = (pairs: Record<string, string>) =>
-  Object.entries(pairs)
-    .map(([key, value]) => `${key} ${Buffer.from(value).toString('base64')}`)
-    .join(',');
-
-/** A small tus client over fetch, so each case reads as the requests it sends. */
-function tus(base: string, token: string) {
-  const auth = { ...TUS, authorization: `Bearer ${token}` };
-  return {
-    create: (length: number, meta: Record<string, string> = { filename: 'photo.jpg' }, body?: Buffer) =>
-      fetch(new URL('/api/v1/uploads', base), {
-        method: 'POST',
-        headers: {
-          ...auth,
-          'upload-length': String(length),
-          'upload-metadata': metadata(meta),
-          ...(body ? { 'content-type': 'application/offset+octet-stream' } : {}),
-        },
-        body,
-      }),
-    head: (location: string) => fetch(new URL(location, base), { method: 'HEAD', headers: auth }),
-    patch: (location: string, offset: number, bytes: Buffer, headers: Record<string, string> = {}) =>
-      fetch(new URL(location, base), {
-        method: 'PATCH',
-        headers: {
-          ...auth,
-          'upload-offset': String(offset),
-          'content-type': 'application/offset+octet-stream',
-          ...headers,
-        },
-        body: bytes,
-      }),
-    remove: (location: string) => fetch(new URL(location, base), { method: 'DELETE', headers: auth }),
-    result: (location: string) => fetch(new URL(`${location}/result`, base), { headers: auth }),
-  };
-}
-
-const checksum = (bytes: Buffer) => `sha256 ${createHash('sha256').update(bytes).digest('base64')}`;
-
-async function reserved(target: ApiServer, token: string) {
-  const usage = (await target.client.usage(token)).body;
-  return { storage: usage.storage.reservedBytes, transfer: usage.transfer.reservedBytes };
-}
-
-/** Sends `bytes` from `offset` in chunks of `chunk`; answers the last PATCH. */
-async function sendAll(client: ReturnType<typeof tus>, location: string, bytes: Buffer, offset = 0, chunk = 64 * 1024) {
-  let last: Response | undefined;
-  for (let at = offset; at < bytes.length; at += chunk) {
-    last = await client.patch(location, at, bytes.subarray(at, at + chunk));
-    expect(last.status).toBe(204);
-    expect(Number(last.headers.get('upload-offset'))).toBe(Math.min(at + chunk, bytes.length));
-  }
-  return last!;
-}
 
 describe('tus uploads', () => {
   it('tus › OpenAPI › documents the upload routes and the hash check', async () => {
@@ -123,7 +65,7 @@ describe('tus uploads', () => {
     const location = created.headers.get('location')!;
     expect(location).toMatch(/^\/api\/v1\/uploads\/[0-9a-f-]{36}$/);
     expect(created.headers.get('upload-expires')).toBeTruthy();
-    expect(await reserved(server, token)).toEqual({ storage: data.length, transfer: data.length });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: data.length, transfer: data.length });
 
     const head = await client.head(location);
     expect(head.status).toBe(200);
@@ -141,7 +83,7 @@ describe('tus uploads', () => {
     expect(last.headers.get('pixa-image-id')).toBe(image.id);
     const original = await server.client.request<Buffer>('GET', `/api/v1/images/${image.id}/original`, { token });
     expect(sha256(original.body)).toBe(sha256(data));
-    expect(await reserved(server, token)).toEqual({ storage: 0, transfer: 0 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 0, transfer: 0 });
     const usage = (await server.client.usage(token)).body;
     expect(usage.transfer.inBytes).toBe(data.length);
     const rows = await imageRows(server, userId);
@@ -173,12 +115,12 @@ describe('tus uploads', () => {
     const location = (await client.create(data.length)).headers.get('location')!;
     const chunk = data.subarray(0, 4096);
 
-    const wrong = await client.patch(location, 0, chunk, { 'upload-checksum': checksum(Buffer.from('other')) });
+    const wrong = await client.patch(location, 0, chunk, { 'upload-checksum': tusChecksum(Buffer.from('other')) });
 
     expect(wrong.status).toBe(460);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('checksum_mismatch');
     expect((await client.head(location)).headers.get('upload-offset')).toBe('0');
-    const right = await client.patch(location, 0, chunk, { 'upload-checksum': checksum(chunk) });
+    const right = await client.patch(location, 0, chunk, { 'upload-checksum': tusChecksum(chunk) });
     expect(right.status).toBe(204);
     expect(right.headers.get('upload-offset')).toBe('4096');
   });
@@ -202,26 +144,8 @@ describe('tus uploads', () => {
     const half = Math.floor(data.length / 2);
 
     // Announce the whole file, send half, then cut the connection.
-    await new Promise<void>((resolve) => {
-      const url = new URL(location, server.url);
-      const req = httpRequest(url, {
-        method: 'PATCH',
-        headers: {
-          ...TUS,
-          authorization: `Bearer ${token}`,
-          'upload-offset': '0',
-          'content-type': 'application/offset+octet-stream',
-          'content-length': String(data.length),
-        },
-      });
-      req.on('error', () => resolve());
-      req.write(data.subarray(0, half), () => setTimeout(() => req.destroy(), 200));
-    });
-    let offset = 0;
-    for (let tries = 0; tries < 100 && offset === 0; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      offset = Number((await client.head(location)).headers.get('upload-offset'));
-    }
+    await client.patchCut(location, data, half);
+    const offset = await offsetAfterCut(client, location);
 
     expect(offset).toBeGreaterThan(0);
     expect(offset).toBeLessThanOrEqual(half);
@@ -236,13 +160,13 @@ describe('tus uploads', () => {
     const client = tus(server.url, token);
     const location = (await client.create(5000)).headers.get('location')!;
     await client.patch(location, 0, Buffer.alloc(1000, 1));
-    expect(await reserved(server, token)).toEqual({ storage: 5000, transfer: 5000 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 5000, transfer: 5000 });
 
     const res = await client.remove(location);
 
     expect(res.status).toBe(204);
     expect((await client.head(location)).status).toBe(404);
-    expect(await reserved(server, token)).toEqual({ storage: 0, transfer: 0 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 0, transfer: 0 });
   });
 
   it('tus › over the storage quota at creation › 413 with the JSON error, nothing reserved', async () => {
@@ -254,7 +178,7 @@ describe('tus uploads', () => {
 
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('storage_quota_exceeded');
-    expect(await reserved(server, token)).toEqual({ storage: 0, transfer: 0 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 0, transfer: 0 });
   });
 
   it('tus › over today’s transfer quota at creation › 429 with Retry-After; reservations count', async () => {
@@ -269,7 +193,7 @@ describe('tus uploads', () => {
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBeTruthy();
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('transfer_quota_exceeded');
-    expect(await reserved(server, token)).toEqual({ storage: 100_000, transfer: 100_000 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 100_000, transfer: 100_000 });
   });
 
   it('tus › another account’s upload URL › 404 for HEAD, PATCH, DELETE and result', async () => {
@@ -314,7 +238,7 @@ describe('tus uploads', () => {
     const result = await client.result(location);
     expect(result.status).toBe(415);
     expect(((await result.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
-    expect(await reserved(server, token)).toEqual({ storage: 0, transfer: 0 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 0, transfer: 0 });
   });
 
   it('tus › sha256 of a photo the account has › 200 with that image at once, nothing reserved', async () => {
@@ -327,7 +251,7 @@ describe('tus uploads', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('location')).toBeNull();
     expect(await res.json()).toMatchObject({ id: uploaded.body.images[0]!.id, duplicate: true });
-    expect(await reserved(server, token)).toEqual({ storage: 0, transfer: 0 });
+    expect(await reservedBytes(server.url, token)).toEqual({ storage: 0, transfer: 0 });
   });
 
   it('tus › bytes that do not match the announced sha256 › refused, nothing stored', async () => {
@@ -412,7 +336,7 @@ describe.skipIf(EMBEDDED_ONLY)('tus uploads across replicas and time', () => {
     // A day later the sign-in has expired too.
     const { token } = (await replicas.first.client.login(user.username, user.password)).body;
     expect((await tus(replicas.first.url, token).head(location)).status).toBe(404);
-    expect(await reserved(replicas.first, token)).toMatchObject({ storage: 0 });
+    expect(await reservedBytes(replicas.first.url, token)).toMatchObject({ storage: 0 });
     const parts: string[] = [];
     for await (const object of replicas.first.store.list('uploads/')) parts.push(object.key);
     expect(parts.filter((key) => key.includes(location.split('/').pop()!))).toEqual([]);

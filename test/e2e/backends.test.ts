@@ -7,6 +7,7 @@ import { DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { STORE_DRIVERS, type StartedStore } from '../helpers/object-stores.js';
 import { makePhoto, sha256 } from '../helpers/photos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { offsetAfterCut, reservedBytes, sendAll, tus } from '../helpers/tus.js';
 
 /**
  * The production pairings, each through real HTTP against real servers: a database of its own on
@@ -16,6 +17,8 @@ const BACKENDS = [
   { dialect: 'mysql', store: 'azure' },
   { dialect: 'postgres', store: 's3' },
 ] as const;
+
+const HOUR = 3_600_000;
 
 const PHOTOS = [
   { name: 'harbour.jpg', seed: 31, takenAt: '2021:06:01 08:00:00' },
@@ -36,17 +39,26 @@ for (const backend of BACKENDS) {
     let database: TestDatabase;
     let store: StartedStore;
     let server: TestServer;
+    /** A second replica: its own data directory, the same database, store and signing key. */
+    let replica: TestServer;
+    /** Both replicas' clock: real time, plus what a case adds to reach an expiry. */
+    let ahead = 0;
+    const now = () => Date.now() + ahead;
 
     beforeAll(async () => {
       [database, store] = await Promise.all([dialect!.createDatabase(), driver!.start()]);
-      server = await startTestServer({
+      const env = {
         PIXA_DATABASE_URL: database.url,
         PIXA_STORAGE_URL: store.url,
+        PIXA_AUTH_SECRET_KEY: `backends-${backend.dialect}-${backend.store}-signing-key-of-the-test`,
         ...(store.connectionString ? { PIXA_AZURE_CONNECTION_STRING: store.connectionString } : {}),
-      });
+      };
+      server = await startTestServer(env, { now });
+      replica = await startTestServer(env, { now });
     });
 
     afterAll(async () => {
+      await replica?.close();
       await server?.close();
       await Promise.allSettled([database?.drop(), store?.stop()]);
     });
@@ -125,6 +137,72 @@ for (const backend of BACKENDS) {
       const left: string[] = [];
       for await (const object of server.pixa.store.list(`${user.userId}/`)) left.push(object.key);
       expect(left).toEqual([]);
+    });
+
+    it('tus: started on one replica, cut mid-PATCH, resumed and finished on the other; the hold becomes the charge', async () => {
+      const user = await signedUpUser(apiClient(server.url), 'resume');
+      const data = await makePhoto({ seed: 34, width: 700, height: 500, noise: true });
+      const first = tus(server.url, user.token);
+      const second = tus(replica.url, user.token);
+
+      const created = await first.create(data.length, { filename: 'ferry.jpg' });
+      expect(created.status).toBe(201);
+      const location = created.headers.get('location')!;
+      expect(await reservedBytes(replica.url, user.token)).toEqual({ storage: data.length, transfer: data.length });
+      await first.patchCut(location, data, Math.floor(data.length / 2));
+
+      // The other replica knows what arrived before the cut: it is in the shared database and store.
+      const offset = await offsetAfterCut(second, location);
+      expect(offset).toBeGreaterThan(0);
+      expect(offset).toBeLessThanOrEqual(Math.floor(data.length / 2));
+      const last = await sendAll(second, location, data, offset);
+      expect(last.headers.get('pixa-upload-state')).toBe('done');
+
+      const result = await first.result(location);
+      expect(result.status).toBe(200);
+      const image = (await result.json()) as ImageBody;
+      expect(image).toMatchObject({ filename: 'ferry.jpg', size: data.length, duplicate: false });
+      const original = await apiClient(server.url).fetchMedia(image.urls.original);
+      expect(sha256(original.body)).toBe(sha256(data));
+      expect(await reservedBytes(server.url, user.token)).toEqual({ storage: 0, transfer: 0 });
+      const usage = (await apiClient(replica.url).usage(user.token)).body;
+      expect(usage.transfer.inBytes).toBe(data.length);
+      const parts: string[] = [];
+      for await (const object of server.pixa.store.list('uploads/')) parts.push(object.key);
+      expect(parts).toEqual([]);
+    });
+
+    it('tus: past PIXA_UPLOAD_EXPIRY_HOURS, both replicas sweep at once: removed once, the hold given back once', async () => {
+      const user = await signedUpUser(apiClient(server.url), 'expire');
+      const client = tus(server.url, user.token);
+      const day = new Date(now()).toISOString().slice(0, 10);
+      const location = (await client.create(5000)).headers.get('location')!;
+      expect((await client.patch(location, 0, Buffer.alloc(1000, 7))).status).toBe(204);
+
+      ahead += 25 * HOUR;
+      const db = server.pixa.database.db;
+      // Every upload of this database is past its expiry now, finished ones (kept for their result) too.
+      const expired = await db.selectFrom('uploads').select('id').execute();
+      const removed = await Promise.all([
+        server.pixa.uploads.sweepExpired(HOUR),
+        replica.pixa.uploads.sweepExpired(HOUR),
+      ]);
+
+      expect(removed[0] + removed[1]).toBe(expired.length);
+      expect(await db.selectFrom('uploads').select('id').execute()).toEqual([]);
+      const row = await db
+        .selectFrom('users')
+        .select('storage_reserved_bytes')
+        .where('id', '=', user.userId)
+        .executeTakeFirstOrThrow();
+      expect(Number(row.storage_reserved_bytes)).toBe(0);
+      expect((await transferOfDay(db, user.userId, day)).bytesReserved).toBe(0);
+      const parts: string[] = [];
+      for await (const object of replica.pixa.store.list('uploads/')) parts.push(object.key);
+      expect(parts).toEqual([]);
+      // A day later the sign-in has expired too: sign in again to ask.
+      const { token } = (await apiClient(replica.url).login(user.username, user.password)).body;
+      expect((await tus(replica.url, token).head(location)).status).toBe(404);
     });
   });
 }
