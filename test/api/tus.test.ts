@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { signedUpUser } from '../helpers/api.js';
@@ -7,6 +9,7 @@ import {
   EMBEDDED_ONLY,
   FILES_ONLY,
   manualClock,
+  newDataDir,
   startApiServer,
   twoReplicas,
   type ApiServer,
@@ -318,6 +321,34 @@ describe.skipIf(EMBEDDED_ONLY)('tus uploads across replicas and time', () => {
     await sendAll(second, location, data, half);
 
     expect((await first.result(location)).status).toBe(200);
+  });
+
+  it('tus › the server restarted mid-upload › HEAD gives the offset and the upload finishes', async () => {
+    const dataDir = await newDataDir();
+    let before: ApiServer | undefined = await startApiServer({ dataDir });
+    let after: ApiServer | undefined;
+    try {
+      const { token } = await signedUpUser(before.client);
+      const data = await photo();
+      const location = (await tus(before.url, token).create(data.length)).headers.get('location')!;
+      const half = Math.floor(data.length / 2);
+      expect((await tus(before.url, token).patch(location, 0, data.subarray(0, half))).status).toBe(204);
+      await before.close();
+      before = undefined;
+
+      after = await startApiServer({ dataDir });
+      const client = tus(after.url, token);
+
+      expect((await client.head(location)).headers.get('upload-offset')).toBe(String(half));
+      await sendAll(client, location, data, half);
+      const image = (await (await client.result(location)).json()) as { id: string };
+      const original = await after.client.request<Buffer>('GET', `/api/v1/images/${image.id}/original`, { token });
+      expect(sha256(original.body)).toBe(sha256(data));
+    } finally {
+      await before?.close();
+      await after?.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('tus › past PIXA_UPLOAD_EXPIRY_HOURS › the sweeper removes it and its reservation', async () => {
