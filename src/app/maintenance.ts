@@ -9,6 +9,7 @@ import type { ReadinessCheck } from '../http/probes.js';
 import { assertFreeSpace, type WatchedDirs } from '../modules/images/disk-space.js';
 import { sweepOrphans, sweepSafetyWindowMs } from '../modules/images/sweeper.js';
 import type { TrashPurge } from '../modules/images/trash.service.js';
+import { pruneDoneJobs } from '../modules/jobs/job.repository.js';
 import type { ResumableUploadService } from '../modules/uploads/resumable-upload.service.js';
 import { rollUpEvents } from '../modules/usage/event-rollup.js';
 import { removeStaleStagingFiles } from '../modules/images/upload-staging.js';
@@ -36,10 +37,13 @@ export function watchedDirs(config: Readonly<Config>): WatchedDirs {
   return dirs;
 }
 
+/** Finished background jobs are kept this long (to read what ran), then removed; dead ones stay. */
+const DONE_JOBS_KEPT_MS = 7 * 86_400_000;
+
 /**
  * The periodic sweeps of a process that holds images: staging leftovers, orphaned objects, old events
- * rolled up, photos past their time in the trash deleted for good, and resumable uploads past their
- * expiry removed with their holds. Each is safe on every replica at once: a photo's storage, or an
+ * rolled up, photos past their time in the trash deleted for good, resumable uploads past their
+ * expiry removed with their holds, and finished background jobs older than a week. Each is safe on every replica at once: a photo's storage, or an
  * upload's hold, is freed by the one replica whose delete took its row.
  */
 export function scheduleSweeps(
@@ -80,6 +84,9 @@ export function scheduleSweeps(
         if (purged > 0) logger.info({ photos: purged }, 'photos past their time in the trash deleted');
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'purging the trash failed'));
+    pruneDoneJobs(database.db, Date.now() - DONE_JOBS_KEPT_MS).catch((error: unknown) =>
+      logger.warn({ err: error }, 'pruning finished jobs failed'),
+    );
   }, config.sweepIntervalSeconds * 1000);
   timer.unref();
   return timer;

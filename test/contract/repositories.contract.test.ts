@@ -16,6 +16,7 @@ import * as sessions from '../../src/modules/auth/session.repository.js';
 import * as users from '../../src/modules/auth/user.repository.js';
 import * as albums from '../../src/modules/albums/album.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
+import * as jobs from '../../src/modules/jobs/job.repository.js';
 import { appendEvents, sumEvents } from '../../src/modules/usage/storage-event.repository.js';
 import { reserveTransfer, transferOfDay, type Direction } from '../../src/modules/usage/transfer.repository.js';
 import {
@@ -803,6 +804,53 @@ for (const dialect of DIALECTS) {
         await throttleEvents.clearEvents(db, scope);
         expect(await throttleEvents.eventTimes(db, scope, 0)).toEqual([]);
         expect(await throttleEvents.eventTimes(db, long, 0)).toEqual([NOW + 2]);
+      });
+    });
+
+    describe('jobs', () => {
+      it('10 workers claiming one due job at once: exactly one takes it, on every dialect', async () => {
+        const kind = `k${randomUUID().slice(0, 8)}`;
+        const id = await jobs.enqueueJob(db, kind, { n: 1 }, NOW);
+
+        const taken = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => jobs.takeJob(db, `worker-${i}`, NOW + 1, 60_000, [kind])),
+        );
+
+        const winners = taken.filter((job) => job !== undefined);
+        expect(winners).toHaveLength(1);
+        expect(winners[0]).toMatchObject({ id, state: 'running', attempts: 1, locked_until: NOW + 1 + 60_000 });
+      });
+
+      it('a job whose lease ended is taken by another worker; the first can no longer finish it', async () => {
+        const kind = `k${randomUUID().slice(0, 8)}`;
+        const id = await jobs.enqueueJob(db, kind, {}, NOW);
+        expect(await jobs.takeJob(db, 'dead-worker', NOW, 1000, [kind])).toMatchObject({ id });
+        expect(await jobs.takeJob(db, 'other', NOW + 500, 1000, [kind])).toBeUndefined();
+
+        const again = await jobs.takeJob(db, 'other', NOW + 1001, 1000, [kind]);
+
+        expect(again).toMatchObject({ id, locked_by: 'other', attempts: 2 });
+        expect(await jobs.finishJob(db, id, 'dead-worker', NOW + 1002, { state: 'done' })).toBe(false);
+        expect(await jobs.finishJob(db, id, 'other', NOW + 1002, { state: 'done' })).toBe(true);
+      });
+
+      it('pruning removes finished jobs older than the cutoff; dead, queued and recent ones stay', async () => {
+        const kind = `k${randomUUID().slice(0, 8)}`;
+        const finish = async (at: number, outcome: Parameters<typeof jobs.finishJob>[4]) => {
+          const id = await jobs.enqueueJob(db, kind, { at }, at);
+          expect(await jobs.takeJob(db, 'w', at, 1000, [kind])).toMatchObject({ id });
+          await jobs.finishJob(db, id, 'w', at, outcome);
+          return id;
+        };
+        const oldDone = await finish(NOW - 10 * DAY, { state: 'done' });
+        const oldDead = await finish(NOW - 9 * DAY, { state: 'dead', error: 'ffmpeg exited with 1' });
+        const recentDone = await finish(NOW - DAY, { state: 'done' });
+        const queued = await jobs.enqueueJob(db, kind, {}, NOW - 20 * DAY);
+
+        expect(await jobs.pruneDoneJobs(db, NOW - 7 * DAY)).toBeGreaterThanOrEqual(1);
+
+        expect(await jobs.findJob(db, oldDone)).toBeUndefined();
+        for (const id of [oldDead, recentDone, queued]) expect(await jobs.findJob(db, id)).toBeDefined();
       });
     });
 
