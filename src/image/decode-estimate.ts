@@ -135,3 +135,18 @@ function jpegSamplesPerPixel(bands: number, subsampling: string | undefined): nu
   const chroma = (Number(match[1]) + Number(match[2])) / 8;
   return 1 + 2 * chroma + (bands - 3);
 }
+
+/** An ffmpeg process decoding one frame for a poster, before any pixel: its libraries and buffers. */
+const VIDEO_FRAME_FLOOR_BYTES = 72 * MB;
+/**
+ * Per pixel of a video frame: the decoder's reference frames (HEVC keeps up to 16) and its two
+ * threads' frames in flight, at 10 bits per sample. Measured with `/usr/bin/time -f %M` around
+ * `ffmpeg -threads 2 … -frames:v 1` (2026-11-30): 1080p HEVC 98 MB, 4K HEVC 182 MB, 4K 10-bit HEVC
+ * 267 MB; 72 MB + 24 bytes per pixel covers each.
+ */
+const VIDEO_FRAME_BYTES_PER_PIXEL = 24;
+
+/** What extracting one frame of a `width` × `height` video holds, in ffmpeg's own process. */
+export function estimateVideoFrameBytes(width: number, height: number): number {
+  return VIDEO_FRAME_FLOOR_BYTES + width * height * VIDEO_FRAME_BYTES_PER_PIXEL;
+}

@@ -246,6 +246,34 @@ function refuseIfNeverFits(header: DecodeHeader): DecodeEstimate {
 }
 
 /**
+ * Runs a decode done in another process (ffmpeg, for a video's poster frame) under the same bounds as
+ * this process's own: it waits for a slot and `bytes` of the budget, or is refused with a 413 when
+ * even the whole budget could not hold it. `kind` names the frames in the refusal.
+ */
+export async function underDecodeBudget<T>(
+  bytes: number,
+  kind: { what: string; width: number; height: number },
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!gate.fits(bytes)) {
+    const need = Math.ceil(bytes / MB).toLocaleString('en-US');
+    const budget = Math.floor(gate.limits.memoryBytes / MB).toLocaleString('en-US');
+    throw new ImageRejectedError({
+      reason: 'too_many_pixels',
+      detail:
+        `has ${kind.what} of ${kind.width}×${kind.height} pixels: decoding one needs about ${need} MB of memory, ` +
+        `more than the ${budget} MB this server decodes with. A version at a lower resolution can be uploaded`,
+    });
+  }
+  const release = await gate.acquire(bytes);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+/**
  * EXIF DateTimeOriginal (or CreateDate). EXIF stores wall-clock time without a zone unless
  * OffsetTimeOriginal says; without one it is read as UTC, so the same file sorts the same on every server.
  */

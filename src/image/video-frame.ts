@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 
-import { PREVIEW_SIZE, THUMBNAIL_SIZE, type Derivatives } from './image-processor.js';
+import { estimateVideoFrameBytes } from './decode-estimate.js';
+import { PREVIEW_SIZE, THUMBNAIL_SIZE, underDecodeBudget, type Derivatives } from './image-processor.js';
 
 /** A channel whose pixels vary less than this (standard deviation, 0–255) is one flat colour. */
 const FLAT = 4;
@@ -28,4 +29,13 @@ export async function derivativesFromFrame(frame: Buffer): Promise<Derivatives> 
     .webp({ quality: 78, effort: 2 })
     .toBuffer();
   return { thumbnail, preview };
+}
+
+/**
+ * Makes a video's poster (`decode`: ffmpeg extracting a frame, then the derivatives from it) within
+ * the process-wide decode bounds: ffmpeg's memory is the server's memory too (one container, one
+ * limit). A frame size whose decode could never fit the budget is refused with a 413.
+ */
+export function posterWithinBudget<T>(width: number, height: number, decode: () => Promise<T>): Promise<T> {
+  return underDecodeBudget(estimateVideoFrameBytes(width, height), { what: 'frames', width, height }, decode);
 }

@@ -20,6 +20,9 @@ export async function extractFrame(file: string, durationMs: number, at: number)
       '-nostdin',
       '-protocol_whitelist',
       'file,pipe',
+      // Two decoding threads: each more holds frames of its own, and the memory estimate assumes two.
+      '-threads',
+      '2',
       '-ss',
       seconds,
       '-i',

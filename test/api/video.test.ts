@@ -339,3 +339,24 @@ describe('video › original Pixa API', () => {
     expect(links).toContain(`/api/v1/images/${image.id}/original`);
   });
 });
+
+describe('video › with a decode budget of 64 MB', () => {
+  let small: ApiServer;
+  beforeAll(async () => {
+    small = await startApiServer({ env: { PIXA_DECODE_MEMORY_MB: '64' } });
+  });
+  afterAll(() => small?.close());
+
+  it('video › a poster whose decode (an ffmpeg process) needs more › 413 saying how much, nothing stored', async () => {
+    const user = await signedUpUser(small.client);
+
+    const res = await uploadVideo(small, user.token, 'clip.mp4', h264);
+
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('video_too_large');
+    expect(res.body.error.message).toMatch(
+      /^"clip\.mp4" has frames of 320×240 pixels: decoding one needs about \d+ MB of memory, more than the 64 MB this server decodes with\./,
+    );
+    expect(await storedState(small, user.userId)).toMatchObject({ rows: [], objects: [], temp: [], storageUsed: 0 });
+  });
+});

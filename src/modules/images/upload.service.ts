@@ -13,7 +13,7 @@ import {
   type Derivatives,
   type ProbedImage,
 } from '../../image/image-processor.js';
-import { derivativesFromFrame, isUniformFrame } from '../../image/video-frame.js';
+import { derivativesFromFrame, isUniformFrame, posterWithinBudget } from '../../image/video-frame.js';
 import { AppError } from '../../lib/app-error.js';
 import { mb } from '../../lib/format.js';
 import { ToolRunError } from '../../video/ffmpeg-runner.js';
@@ -186,14 +186,18 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
   async function decodeVideo(staged: StagedFile, filename: string, mediaType: string): Promise<Decoded> {
     try {
       const video = await probeVideo(staged.path, mediaType);
-      const frame = await posterFrame(staged.path, video.durationMs, isUniformFrame);
+      const derivatives = await posterWithinBudget(video.width, video.height, async () =>
+        derivativesFromFrame(await posterFrame(staged.path, video.durationMs, isUniformFrame)),
+      );
       return {
         probed: { mediaType, width: video.width, height: video.height, orientation: 1, takenAt: video.takenAt },
-        derivatives: await derivativesFromFrame(frame),
+        derivatives,
         video,
       };
     } catch (error) {
       if (error instanceof VideoRejectedError) throw videoRejectionError(filename, error);
+      if (error instanceof ImageRejectedError)
+        throw new AppError('video_too_large', 413, `"${filename}" ${error.message}.`);
       if (error instanceof ToolRunError) {
         throw new AppError(
           'invalid_video',
