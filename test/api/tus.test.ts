@@ -199,6 +199,33 @@ describe('tus uploads', () => {
     expect(await reservedBytes(server.url, token)).toEqual({ storage: 100_000, transfer: 100_000 });
   });
 
+  it('tus › an upload holding all of today’s transfer quota › still completes: its own hold is not counted twice', async () => {
+    const { token, userId } = await signedUpUser(server.client);
+    const data = await photo();
+    await setUserQuotas(server, userId, { daily_transfer_bytes: data.length });
+    const client = tus(server.url, token);
+    const location = (await client.create(data.length)).headers.get('location')!;
+
+    await sendAll(client, location, data);
+
+    expect((await client.result(location)).status).toBe(200);
+    const usage = (await server.client.usage(token)).body;
+    expect(usage.transfer).toMatchObject({ inBytes: data.length, reservedBytes: 0 });
+  });
+
+  it('tus › held bytes take room › a multipart upload is refused before its body, saying nothing is free', async () => {
+    const { token, userId } = await signedUpUser(server.client);
+    await setUserQuotas(server, userId, { storage_quota_bytes: 100_000 });
+    expect((await tus(server.url, token).create(100_000)).status).toBe(201);
+
+    const res = await server.client.upload(token, [{ name: 'small.jpg', data: await photo(), type: 'image/jpeg' }]);
+
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('storage_quota_exceeded');
+    expect(res.body.error.message).toMatch(/only 0\.0 MB of your 0\.1 MB are free/);
+    expect((await server.client.usage(token)).body.transfer.inBytes).toBe(0);
+  });
+
   it('tus › another account’s upload URL › 404 for HEAD, PATCH, DELETE and result', async () => {
     const owner = await signedUpUser(server.client);
     const other = await signedUpUser(server.client);

@@ -53,6 +53,11 @@ export interface UploadOptions {
    * upload is refused before its commit.
    */
   inCommit?: (trx: Executor) => Promise<void>;
+  /**
+   * What this upload itself holds of the quotas (a resumable upload's reservation, made on `day`):
+   * the early checks count every other upload's holds against the room left, not this one's.
+   */
+  held?: { storage: number; transfer: number; day: string };
 }
 
 export interface UploadService {
@@ -366,15 +371,17 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
   return {
     async assertCanUpload(userId) {
       const user = await userOrThrow(db, userId);
+      // Bytes held for resumable uploads in progress are taken, as the commit counts them.
       const storageQuota = storageQuotaOf(user, quotas);
-      if (storageQuota > 0 && user.storage_used_bytes >= storageQuota) {
-        throw storageExceeded(storageQuota, user.storage_used_bytes, 1, 'this upload');
+      const stored = user.storage_used_bytes + user.storage_reserved_bytes;
+      if (storageQuota > 0 && stored >= storageQuota) {
+        throw storageExceeded(storageQuota, stored, 1, 'this upload');
       }
       const transferQuota = transferQuotaOf(user, quotas);
       if (transferQuota > 0) {
         const at = now();
         const today = await transferOfDay(db, userId, utcDay(at));
-        const used = today.bytesIn + today.bytesOut;
+        const used = today.bytesIn + today.bytesOut + today.bytesReserved;
         if (used >= transferQuota) throw transferExceeded(at, transferQuota, used, 1, 'this upload');
       }
     },
@@ -399,18 +406,23 @@ export function createUploadService(deps: ImageServiceDeps): UploadService {
         }
       };
       try {
+        const held = options.held;
         if (transferQuota > 0) {
-          const today = await transferOfDay(db, user.id, utcDay(now()));
-          usedToday = today.bytesIn + today.bytesOut;
+          const day = utcDay(now());
+          const today = await transferOfDay(db, user.id, day);
+          const heldToday = held?.day === day ? held.transfer : 0;
+          usedToday = today.bytesIn + today.bytesOut + Math.max(0, today.bytesReserved - heldToday);
         }
+        // What the account stores, and holds for other uploads in progress.
+        const stored = user.storage_used_bytes + Math.max(0, user.storage_reserved_bytes - (held?.storage ?? 0));
         for await (const part of parts) {
           batch.push(await prepare(user.id, part, onChunk));
           // Fail fast on an obviously full account, before decoding the rest; the transaction decides.
           // Bytes the account already has take no room.
           const quota = storageQuotaOf(user, quotas);
           const pending = batch.reduce((sum, item) => sum + (item.decoded ? item.staged.size : 0), 0);
-          if (quota > 0 && user.storage_used_bytes + pending > quota) {
-            throw storageExceeded(quota, user.storage_used_bytes, pending, describe(batch));
+          if (quota > 0 && stored + pending > quota) {
+            throw storageExceeded(quota, stored, pending, describe(batch));
           }
         }
         if (batch.length === 0) {

@@ -151,7 +151,10 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
         (async function* () {
           yield file;
         })(),
-        { inCommit: (trx) => releaseHolds(trx, row) },
+        {
+          inCommit: (trx) => releaseHolds(trx, row),
+          held: { storage: row.reserved_storage, transfer: row.reserved_transfer, day: row.reserved_day },
+        },
       );
       outcome = { state: 'done', result: JSON.stringify(image) };
     } catch (error) {
