@@ -105,6 +105,8 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       [PLAYBACK_JOB]: createPlaybackJob({ db: database.db, store, tmpDir: jobsDir, now: options.now }),
     };
     let worker: JobWorker | undefined;
+    // One budget for the staging disk: multipart uploads and resumable uploads' PATCH bodies.
+    const stagingBudget = createStagingBudget(config.stagingBytes);
     const images = createImageService({
       db: database.db,
       dialect: database.dialect,
@@ -115,7 +117,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       maxPhotoBytes: config.maxUploadBytes,
       onJobQueued: () => worker?.wake(),
       tmpDir,
-      stagingBudget: createStagingBudget(config.stagingBytes),
+      stagingBudget,
       uploadsPerAccount: config.uploadsPerAccount,
       requestTimeoutMs: config.requestTimeoutMs,
       thumbnailEvents,
@@ -139,6 +141,7 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
         quotas,
         images,
         tmpDir,
+        stagingBudget,
         maxUploadBytes: config.maxUploadBytes,
         expiryMs: config.uploadExpiryMs,
         processingTimeoutMs: config.requestTimeoutMs + UPLOAD_PROCESSING_GRACE_MS,

@@ -158,6 +158,19 @@ describe('tus uploads', () => {
     expect(sha256(original.body)).toBe(sha256(data));
   });
 
+  it('tus › a PATCH longer than the rest of the upload › 413 read by the client, nothing kept', async () => {
+    const { token } = await signedUpUser(server.client);
+    const client = tus(server.url, token);
+    const location = (await client.create(1000)).headers.get('location')!;
+
+    const res = await client.patch(location, 0, Buffer.alloc(300_000, 3));
+
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upload_too_long');
+    expect((await client.head(location)).headers.get('upload-offset')).toBe('0');
+    expect((await client.patch(location, 0, Buffer.alloc(1000, 3))).headers.get('upload-offset')).toBe('1000');
+  });
+
   it('tus › terminate › 204, the upload is gone and its reservation released', async () => {
     const { token } = await signedUpUser(server.client);
     const client = tus(server.url, token);

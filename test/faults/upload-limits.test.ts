@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signedUpUser } from '../helpers/api.js';
 import { s3TestUrl } from '../helpers/object-stores.js';
 import { makePhoto } from '../helpers/photos.js';
+import { sendAll, tus } from '../helpers/tus.js';
 import { FILES_ONLY, IN_POD, startTestServer, type TestServer } from '../helpers/server.js';
 import { addressOf, filePart, multipartBody, newBoundary, uploadHead, type RawResponse } from './support/raw-http.js';
 
@@ -112,6 +113,36 @@ describe.skipIf(IN_POD || FILES_ONLY)('upload limits of one process', () => {
     first.abort();
     await waitFor('the first upload to end', async () => (await staged(pixa.dataDir)).length === 0);
     expect((await pixa.client.upload(bob.token, [{ name: 'small.jpg', data: small }])).status).toBe(201);
+  });
+
+  it('staging budget › a resumable upload’s PATCH takes its share › 503 with Retry-After keeping nothing, then room again', async () => {
+    const [big, small] = await Promise.all([
+      makePhoto({ width: 1400, height: 1000, noise: true, seed: 2303 }),
+      makePhoto({ width: 600, height: 400, noise: true, seed: 2304 }),
+    ]);
+    const held = Math.floor(big.length * 0.8);
+    const budgetMb = (held + small.length / 2) / MB;
+    const pixa = await server({ PIXA_STAGING_MB: budgetMb.toFixed(6) });
+    const [alice, bob] = [await signedUpUser(pixa.client, 'alice'), await signedUpUser(pixa.client, 'bob')];
+    const resumable = tus(pixa.url, bob.token);
+    const location = (await resumable.create(small.length, { filename: 'small.jpg' })).headers.get('location')!;
+
+    const first = partialUpload(pixa.url, alice.token, big, held);
+    await waitFor('the first upload to be staged', async () =>
+      (await staged(pixa.dataDir)).some((s) => s >= held - 64 * 1024),
+    );
+    const refused = await resumable.patch(location, 0, small);
+
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('server_busy');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await resumable.head(location)).headers.get('upload-offset')).toBe('0');
+    first.abort();
+    await waitFor('the first upload to end', async () => (await staged(pixa.dataDir)).length === 0);
+    // What the refused PATCH took of the budget was given back: twice its size goes through now.
+    await sendAll(resumable, location, small, 0, Math.ceil(small.length / 3));
+    expect((await resumable.result(location)).status).toBe(200);
+    expect(await staged(pixa.dataDir)).toEqual([]);
   });
 
   it('uploads per account › a second upload waits unread for the first, then goes through', async () => {

@@ -22,6 +22,7 @@ import { findBySha256 } from '../images/image.repository.js';
 import { userOrThrow } from '../images/lookups.js';
 import type { MediaUrlSigner } from '../images/media-url.js';
 import type { UploadService } from '../images/upload.service.js';
+import type { StagingBudget } from '../images/upload-staging.js';
 import { storageQuotaOf, transferQuotaOf, type QuotaDefaults } from '../usage/quota.js';
 import { storageExceeded, transferExceeded } from '../usage/quota-errors.js';
 import { holdTransfer, releaseHeldTransfer, transferOfDay } from '../usage/transfer.repository.js';
@@ -37,6 +38,8 @@ export interface ResumableUploadDeps {
   /** The multipart upload's pipeline, which a complete upload goes through as one file. */
   images: Pick<UploadService, 'upload'>;
   tmpDir: string;
+  /** The disk uploads in progress may take in `tmpDir` (PIXA_STAGING_MB), shared with multipart uploads. */
+  stagingBudget?: StagingBudget;
   maxUploadBytes: number;
   /** How long an upload lives after its last byte (PIXA_UPLOAD_EXPIRY_HOURS). */
   expiryMs: number;
@@ -285,7 +288,7 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
             : 'This upload has all its bytes already.',
         );
       }
-      const part = await receivePart(request.body, tmpDir, row.length - row.received_bytes);
+      const part = await receivePart(request.body, tmpDir, row.length - row.received_bytes, deps.stagingBudget);
       try {
         if (request.checksum !== undefined && part.sha256 !== request.checksum) {
           // A cut body cannot be checked: nothing of it is kept, and the client sends it again.
@@ -309,7 +312,7 @@ export function createResumableUploadService(deps: ResumableUploadDeps): Resumab
           }
         }
       } finally {
-        await removePartFile(part.file);
+        await removePartFile(part);
       }
       if (part.interrupted) throw part.interrupted;
       const current = (await repo.findUpload(db, userId, id)) ?? row;
