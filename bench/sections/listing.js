@@ -142,8 +142,8 @@ export async function measureListing(ctx, server, databaseUrl, sizes, { gallery 
 
 /**
  * Puts every photo of the account (`keys`, newest first) into one album, rows seeded like the images,
- * then times the album's first, middle and last keyset pages and, right after each, the gallery's page
- * at the same position (the same rows, since the album holds them all). Logs the album query's plan.
+ * then times the album's first, middle and last keyset pages, each request followed by the gallery's
+ * page at the same position (the same rows, since the album holds them all). Logs the album query's plan.
  */
 async function measureAlbum(ctx, server, database, account, keys, count) {
   const { listAlbumPage } = await import(dist('modules/albums/album.repository.js'));
@@ -169,8 +169,15 @@ async function measureAlbum(ctx, server, database, account, keys, count) {
     const query = key ? `&cursor=${Buffer.from(`${key.takenAt}.${key.id}`).toString('base64url')}` : '';
     const albumPath = `/api/v1/albums/${created.id}/images?limit=${PAGE}${query}`;
     const galleryPath = `/api/v1/images?limit=${PAGE}${query}`;
-    position.album = stats(await timeLoop(() => timedGet(server.url, albumPath, auth), count));
-    position.gallery = stats(await timeLoop(() => timedGet(server.url, galleryPath, auth), count));
+    // Alternated request by request, so that both see the same load from whatever else the machine runs.
+    const albumTimes = [];
+    const galleryTimes = [];
+    await timeLoop(async () => {
+      albumTimes.push(await timedGet(server.url, albumPath, auth));
+      galleryTimes.push(await timedGet(server.url, galleryPath, auth));
+    }, count);
+    position.album = stats(albumTimes.slice(-count));
+    position.gallery = stats(galleryTimes.slice(-count));
     position.albumQuery = stats(await timeLoop(() => listAlbumPage(database.db, created.id, PAGE + 1, key), count));
     ctx.log(
       `  album ${position.name} page: ${latency(position.album)}; gallery ${latency(position.gallery)}; ` +
