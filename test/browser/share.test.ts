@@ -122,6 +122,11 @@ describeInBrowser('web UI › share links', () => {
     const linkField = create.getByLabel('Link');
     await expect.poll(() => linkField.inputValue()).toMatch(/\/s\/[A-Za-z0-9_-]{20,}$/);
     const link = await linkField.inputValue();
+    // The link as a QR code too, drawn in the page: one dark square per module, inside a quiet zone.
+    const qr = create.getByRole('img', { name: 'QR code to open it on a phone' });
+    expect(await qr.locator('path').getAttribute('d')).toMatch(/^(M\d+ \d+h1v1h-1z)+$/);
+    await screenshot(page, 'share-link-desktop');
+    expect(await accessibilityProblems(page)).toEqual([]);
     await create.getByRole('button', { name: 'Done' }).click();
 
     await nav(page, 'Shared links').click();
@@ -166,11 +171,13 @@ describeInBrowser('web UI › share links', () => {
     await phoneRow.getByRole('button', { name: 'Change the link to 2 photos' }).focus();
     await phone.page.keyboard.press('Enter');
     const phoneChange = phone.page.getByRole('dialog', { name: 'Change the link to 2 photos' });
+    // Visible once open: the dialog has put the focus on its first field by then.
+    await phoneChange.waitFor();
     await phoneChange.getByLabel('Keep the password').focus();
     // Arrow keys move through a radio group and choose as they go.
     await phone.page.keyboard.press('ArrowDown');
     await phone.page.keyboard.press('ArrowDown');
-    expect(await phoneChange.getByLabel('Remove the password').isChecked()).toBe(true);
+    await expect.poll(() => phoneChange.getByLabel('Remove the password').isChecked()).toBe(true);
     expect(await horizontalOverflow(phone.page)).toBe(0);
     await screenshot(phone.page, 'share-edit-phone');
     expect(await accessibilityProblems(phone.page)).toEqual([]);
