@@ -105,3 +105,20 @@ async function refreshStatistics(database, table) {
   if (database.dialect === 'postgres') await sql`analyze ${sql.table(table)}`.execute(database.db);
   if (database.dialect === 'mysql') await sql`analyze table ${sql.table(table)}`.execute(database.db);
 }
+
+/**
+ * Puts the images of `keys` (from seedImages) into the album `albumId`, with album_images rows inserted
+ * as the repository writes them (taken_at copied from the image), in chunks, in one transaction.
+ */
+export async function seedAlbum(database, albumId, keys) {
+  const now = Date.now();
+  await database.db.transaction().execute(async (trx) => {
+    for (let done = 0; done < keys.length; done += CHUNK) {
+      const rows = keys
+        .slice(done, done + CHUNK)
+        .map((key) => ({ album_id: albumId, image_id: key.id, taken_at: key.takenAt, added_at: now }));
+      await trx.insertInto('album_images').values(rows).execute();
+    }
+  });
+  await refreshStatistics(database, 'album_images');
+}

@@ -1,11 +1,14 @@
 // 3. Listing: a page of 100 images at 1,000 / 10,000 / 100,000 images in one account, the first page
 // and one in the middle (keyset cursor), and the first load of the web gallery. The baseline column
-// is the same page query run in process through the repository, without HTTP.
+// is the same page query run in process through the repository, without HTTP. Then an album of
+// 100,000 photos: its first, middle and last pages beside the gallery's same pages, in the same run.
 import path from 'node:path';
 
-import { register, timedGet, timeLoop } from '../lib/client.js';
+import { CompiledQuery } from 'kysely';
+
+import { json, register, timedGet, timeLoop } from '../lib/client.js';
 import { dist } from '../lib/paths.js';
-import { openPixaDatabase, seedImages } from '../lib/seed.js';
+import { openPixaDatabase, seedAlbum, seedImages } from '../lib/seed.js';
 import { ms, num, percentile, row } from '../lib/stats.js';
 
 const PAGE = 100;
@@ -15,7 +18,9 @@ export async function listing(ctx) {
   const server = await ctx.startPixa('listing');
   try {
     const sizes = [1_000, 10_000, 100_000];
-    const measured = await measureListing(ctx, server, `sqlite://${path.join(server.dataDir, 'pixa.db')}`, sizes);
+    const measured = await measureListing(ctx, server, `sqlite://${path.join(server.dataDir, 'pixa.db')}`, sizes, {
+      album: true,
+    });
     const first = measured[0];
     for (const m of measured) {
       const ratio = m.page.p50 / first.page.p50;
@@ -61,6 +66,21 @@ export async function listing(ctx) {
         ),
       );
     }
+    const album = measured.find((m) => m.album)?.album;
+    for (const position of album?.positions ?? []) {
+      const ratio = position.album.p50 / position.gallery.p50;
+      ctx.rows.push(
+        row(
+          'listing',
+          `album of ${album.size.toLocaleString('en-US')}: ${position.name} page (${position.page} of ${album.size / PAGE})`,
+          latency(position.album),
+          `gallery, same page: ${latency(position.gallery)}`,
+          ratio,
+          `≤ ${TARGET}× of the gallery (p50)`,
+          ratio <= TARGET,
+        ),
+      );
+    }
     ctx.results.listing = measured;
   } finally {
     await ctx.stop(server);
@@ -75,10 +95,11 @@ const stats = (times) => ({ p50: percentile(times, 50), p99: percentile(times, 9
  * Seeds one account per size and times, one request at a time: the first page, a page in the middle
  * of the gallery, the same queries in process, and (when the web UI is built) the gallery's first load.
  */
-export async function measureListing(ctx, server, databaseUrl, sizes, { gallery = true } = {}) {
+export async function measureListing(ctx, server, databaseUrl, sizes, { gallery = true, album = false } = {}) {
   const count = ctx.quick ? 60 : 300;
   const database = await openPixaDatabase(databaseUrl);
   const { listPage } = await import(dist('modules/images/image.repository.js'));
+  const largest = Math.max(...sizes);
   const out = [];
   try {
     const accounts = [];
@@ -109,6 +130,7 @@ export async function measureListing(ctx, server, databaseUrl, sizes, { gallery 
         ctx.log(`  deep page skipped: the cursor format changed (${String(error.message).split('\n')[0]})`);
       }
       if (gallery) Object.assign(m, await measureGallery(server.url, auth, Math.ceil(count / 3)));
+      if (album && size === largest) m.album = await measureAlbum(ctx, server, database, account, keys, count);
       out.push(m);
       ctx.log(`  ${size.toLocaleString('en-US')}: first page ${latency(m.page)}; query ${latency(m.query)}`);
     }
@@ -116,6 +138,80 @@ export async function measureListing(ctx, server, databaseUrl, sizes, { gallery 
     await database.close();
   }
   return out;
+}
+
+/**
+ * Puts every photo of the account (`keys`, newest first) into one album, rows seeded like the images,
+ * then times the album's first, middle and last keyset pages, each request followed by the gallery's
+ * page at the same position (the same rows, since the album holds them all). Logs the album query's plan.
+ */
+async function measureAlbum(ctx, server, database, account, keys, count) {
+  const { listAlbumPage } = await import(dist('modules/albums/album.repository.js'));
+  const auth = { authorization: `Bearer ${account.token}` };
+  const created = await json(server.url, 'POST', '/api/v1/albums', {
+    token: account.token,
+    body: { title: `${keys.length} photos` },
+  });
+  const start = performance.now();
+  await seedAlbum(database, created.id, keys);
+  ctx.log(
+    `  seeded an album of ${keys.length.toLocaleString('en-US')} photos in ${num((performance.now() - start) / 1000)} s`,
+  );
+  const pages = Math.ceil(keys.length / PAGE);
+  const positions = [
+    { name: 'first', page: 1 },
+    { name: 'middle', page: Math.floor(pages / 2) + 1 },
+    { name: 'last', page: pages },
+  ];
+  for (const position of positions) {
+    // The cursor of the row just before the page, as the API would have handed it out.
+    const key = position.page > 1 ? keys[(position.page - 1) * PAGE - 1] : undefined;
+    const query = key ? `&cursor=${Buffer.from(`${key.takenAt}.${key.id}`).toString('base64url')}` : '';
+    const albumPath = `/api/v1/albums/${created.id}/images?limit=${PAGE}${query}`;
+    const galleryPath = `/api/v1/images?limit=${PAGE}${query}`;
+    // Alternated request by request, so that both see the same load from whatever else the machine runs.
+    const albumTimes = [];
+    const galleryTimes = [];
+    await timeLoop(async () => {
+      albumTimes.push(await timedGet(server.url, albumPath, auth));
+      galleryTimes.push(await timedGet(server.url, galleryPath, auth));
+    }, count);
+    position.album = stats(albumTimes.slice(-count));
+    position.gallery = stats(galleryTimes.slice(-count));
+    position.albumQuery = stats(await timeLoop(() => listAlbumPage(database.db, created.id, PAGE + 1, key), count));
+    ctx.log(
+      `  album ${position.name} page: ${latency(position.album)}; gallery ${latency(position.gallery)}; ` +
+        `album query alone ${latency(position.albumQuery)}`,
+    );
+    if (position.name === 'last') {
+      for (const line of await queryPlan(database, (db) => listAlbumPage(db, created.id, PAGE + 1, key))) {
+        ctx.log(`    plan: ${line}`);
+      }
+    }
+  }
+  return { size: keys.length, positions };
+}
+
+/**
+ * SQLite's plan of the one query that `run` makes (EXPLAIN QUERY PLAN), read by capturing the query
+ * Kysely builds rather than restating its SQL here. Other dialects: nothing (their plans read differently).
+ */
+async function queryPlan(database, run) {
+  if (database.dialect !== 'sqlite') return [];
+  let captured;
+  const capture = database.db.withPlugin({
+    transformQuery: (args) => {
+      captured ??= args;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  await run(capture);
+  const compiled = database.db.getExecutor().compileQuery(captured.node, captured.queryId);
+  const plan = await database.db.executeQuery(
+    CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]),
+  );
+  return plan.rows.map((step) => step.detail);
 }
 
 /**

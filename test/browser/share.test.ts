@@ -3,7 +3,7 @@ import { expect, test } from 'vitest';
 import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
 import { browserSuite, describeInBrowser, DESKTOP, newPage, PHONE, screenshot } from './browser.js';
-import { horizontalOverflow } from './gallery-page.js';
+import { horizontalOverflow, signIn } from './gallery-page.js';
 import { accessibilityProblems, signedInWithPhotos, uploadPhotos, nav, waitForImages, where } from './library.js';
 
 describeInBrowser('web UI › share links', () => {
@@ -107,6 +107,111 @@ describeInBrowser('web UI › share links', () => {
     expect(visitor.problems).toEqual([]);
     expect(desktop.problems.filter((problem) => !/status of 404/.test(problem))).toEqual([]);
     for (const context of [owner.context, visitor.context, desktop.context]) await context.close();
+  });
+
+  test('the owner changes a link’s expiry and password on the shared links page, and visitors see the change', async () => {
+    const owner = await signedInWithPhotos(suite.browser, suite.server.url, DESKTOP, 2, 'changer');
+    const { page } = owner;
+    await page.getByRole('button', { name: 'Select', exact: true }).click();
+    await page.getByRole('button', { name: 'Select photo-0.jpg' }).click();
+    await page.getByRole('button', { name: 'Select photo-1.jpg' }).click();
+    await page.getByRole('region', { name: 'Selection' }).getByRole('button', { name: 'Share' }).click();
+    const create = page.getByRole('dialog', { name: 'Share 2 photos' });
+    // Made with the defaults: a week, no password.
+    await create.getByRole('button', { name: 'Create link' }).click();
+    const linkField = create.getByLabel('Link');
+    await expect.poll(() => linkField.inputValue()).toMatch(/\/s\/[A-Za-z0-9_-]{20,}$/);
+    const link = await linkField.inputValue();
+    // The link as a QR code too, drawn in the page: one dark square per module, inside a quiet zone.
+    const qr = create.getByRole('img', { name: 'QR code to open it on a phone' });
+    expect(await qr.locator('path').getAttribute('d')).toMatch(/^(M\d+ \d+h1v1h-1z)+$/);
+    await screenshot(page, 'share-link-desktop');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await create.getByRole('button', { name: 'Done' }).click();
+
+    await nav(page, 'Shared links').click();
+    const row = page.locator('.share').first();
+    await expect.poll(() => row.textContent()).toContain('Expires in 7 days');
+    expect(await row.textContent()).not.toContain('Password');
+
+    // One day and a password. Only expiries from now are offered: keeping the current one, or a preset.
+    await row.getByRole('button', { name: 'Change the link to 2 photos' }).click();
+    const change = page.getByRole('dialog', { name: 'Change the link to 2 photos' });
+    const expiries = change.getByRole('group', { name: 'Link expires' }).getByRole('radio');
+    expect(
+      await expiries.evaluateAll((radios) => radios.map((radio) => radio.parentElement?.textContent?.trim())),
+    ).toEqual(['Keep: in 7 days', '1 day', '1 week', '30 days', 'Never']);
+    await change.getByText('1 day', { exact: true }).click();
+    await change.getByLabel('Ask for a password').check();
+    // Saving without the password says what is missing and sends nothing.
+    await change.getByRole('button', { name: 'Save changes' }).click();
+    await change.getByText('Enter the password visitors will need').waitFor();
+    await change.getByLabel('New password').fill('family only');
+    await screenshot(page, 'share-edit-desktop');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await change.getByRole('button', { name: 'Save changes' }).click();
+    await change.waitFor({ state: 'detached' });
+    await page.getByRole('status').getByText('visitors need the new password, it expires in 1 day').waitFor();
+    await expect.poll(() => row.textContent()).toContain('Expires in 1 day');
+    expect(await row.textContent()).toContain('Password');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // A visitor in a fresh context is asked for the password now.
+    const visitor = await newPage(suite.browser, PHONE);
+    await visitor.page.goto(link);
+    await visitor.page.getByRole('heading', { name: 'These photos are protected' }).waitFor();
+    await visitor.context.close();
+
+    // On a phone, by keyboard: the password is removed.
+    const phone = await newPage(suite.browser, PHONE);
+    await phone.page.goto(new URL('/shares', suite.server.url).href);
+    await signIn(phone.page, owner.user);
+    const phoneRow = phone.page.locator('.share').first();
+    await expect.poll(() => phoneRow.textContent()).toContain('Password');
+    await phoneRow.getByRole('button', { name: 'Change the link to 2 photos' }).focus();
+    await phone.page.keyboard.press('Enter');
+    const phoneChange = phone.page.getByRole('dialog', { name: 'Change the link to 2 photos' });
+    // Visible once open: the dialog has put the focus on its first field by then.
+    await phoneChange.waitFor();
+    await phoneChange.getByLabel('Keep the password').focus();
+    // Arrow keys move through a radio group and choose as they go.
+    await phone.page.keyboard.press('ArrowDown');
+    await phone.page.keyboard.press('ArrowDown');
+    await expect.poll(() => phoneChange.getByLabel('Remove the password').isChecked()).toBe(true);
+    expect(await horizontalOverflow(phone.page)).toBe(0);
+    await screenshot(phone.page, 'share-edit-phone');
+    expect(await accessibilityProblems(phone.page)).toEqual([]);
+    await phoneChange.getByRole('button', { name: 'Save changes' }).focus();
+    await phone.page.keyboard.press('Enter');
+    await phoneChange.waitFor({ state: 'detached' });
+    await expect.poll(() => phoneRow.textContent()).not.toContain('Password');
+    expect(await phoneRow.textContent()).toContain('Expires in 1 day');
+
+    // It opens directly now, in another fresh context.
+    const open = await newPage(suite.browser, PHONE);
+    await open.page.goto(link);
+    await expect.poll(() => open.page.locator('.thumb').count()).toBe(2);
+    expect(await open.page.getByRole('heading', { name: 'These photos are protected' }).count()).toBe(0);
+
+    // A link revoked meanwhile (elsewhere) cannot be changed: the server's reason is shown in the dialog.
+    const revoked = await apiClient(suite.server.url).request<{ items: { id: string }[] }>('GET', '/api/v1/shares', {
+      token: owner.user.token,
+    });
+    const id = revoked.body.items[0]?.id ?? '';
+    expect(
+      (await apiClient(suite.server.url).request('DELETE', `/api/v1/shares/${id}`, { token: owner.user.token })).status,
+    ).toBe(204);
+    await row.getByRole('button', { name: 'Change the link to 2 photos' }).click();
+    await change.getByText('Never', { exact: true }).click();
+    await change.getByRole('button', { name: 'Save changes' }).click();
+    await change.getByRole('alert').getByText('Share link not found.').waitFor();
+    await change.getByRole('button', { name: 'Cancel' }).click();
+
+    // The 404 of the change to a revoked link was provoked on purpose.
+    expect(owner.problems.filter((problem) => !/status of 404/.test(problem))).toEqual([]);
+    expect(phone.problems).toEqual([]);
+    expect(open.problems).toEqual([]);
+    for (const context of [owner.context, phone.context, open.context]) await context.close();
   });
 
   test('when the owner’s transfer of the day is used up, the shared page says it is resting', async () => {

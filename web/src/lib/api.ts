@@ -24,6 +24,7 @@ import type {
   SharedPage,
   ShareList,
   ShareToken,
+  UpdateShare,
 } from '../../../src/api/shares.js';
 
 /** A photo as the API shows it, with whether it is a favourite and which albums hold it. */
@@ -47,6 +48,8 @@ export interface Viewable {
 export type { CreatedShare, Share, SharedItem, SharedPage, ShareToken };
 /** What the share dialog sends; the server fills in the defaults. */
 export type NewShare = CreateShare;
+/** What the edit dialog sends: only the fields that change (`null` clears an expiry or a password). */
+export type ShareChanges = UpdateShare;
 /** The header that carries the token of an unlocked password-protected link (SHARE_TOKEN_HEADER of the API). */
 const SHARE_TOKEN_HEADER = 'x-pixa-share-token';
 
@@ -197,6 +200,7 @@ export const api = {
 
   createShare: (share: NewShare) => request<CreatedShare>('POST', '/shares', { body: share }),
   listShares: () => request<ShareList>('GET', '/shares'),
+  updateShare: (id: string, changes: ShareChanges) => request<Share>('PATCH', `/shares/${id_(id)}`, { body: changes }),
   revokeShare: (id: string) => request<void>('DELETE', `/shares/${id_(id)}`),
 
   /** What a visitor of `/s/<key>` sees; no account, only the unlock token of a protected link. */

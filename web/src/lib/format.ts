@@ -68,6 +68,19 @@ export function longDateTime(iso: string): string {
   return dateTimeFormat.format(new Date(iso));
 }
 
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'always' });
+
+/**
+ * How far ahead a moment is, in the largest whole unit that fits: "in 1 day", "in 5 hours", "in 1 minute".
+ * Rounded to the nearest unit, so a link made to last a day reads "in 1 day" a few seconds later.
+ */
+export function timeUntil(iso: string, now = Date.now()): string {
+  const minutes = Math.max(0, Math.round((Date.parse(iso) - now) / 60_000));
+  if (minutes >= 23 * 60) return relativeFormat.format(Math.round(minutes / (24 * 60)), 'day');
+  if (minutes >= 90) return relativeFormat.format(Math.round(minutes / 60), 'hour');
+  return relativeFormat.format(Math.max(1, minutes), 'minute');
+}
+
 /** Alt text for a photo: its name and the day it was taken (a shared photo may come without either). */
 export function altText(photo: { filename?: string; takenAt?: string }): string {
   const name = photo.filename ?? 'Photo';
