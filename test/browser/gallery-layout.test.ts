@@ -61,8 +61,25 @@ describe('gallery layout', () => {
   test('a month’s last row keeps the usual height instead of growing to fill the width', () => {
     const layout = layoutGallery([photo(1, '2024-05-01T10:00:00Z')], options);
     const [heading, row] = layout.blocks;
-    expect(heading).toMatchObject({ kind: 'heading', label: 'May 2024', count: 1 });
+    expect(heading).toMatchObject({ kind: 'heading', label: 'May 2024', count: 1, countLabel: '1 photo' });
     expect(row).toMatchObject({ kind: 'row', height: 200 });
+  });
+
+  test('a month’s heading counts photos and videos apart, with a "+" while more may arrive', () => {
+    const video = (id: number, takenAt: string): Photo => ({ ...photo(id, takenAt), kind: 'video', durationMs: 2000 });
+    const labels = (photos: Photo[], more = false) =>
+      layoutGallery(photos, { ...options, more })
+        .blocks.filter((block) => block.kind === 'heading')
+        .map((block) => (block.kind === 'heading' ? block.countLabel : ''));
+
+    expect(labels([video(1, '2024-05-03T10:00:00Z')])).toEqual(['1 video']);
+    expect(
+      labels([photo(1, '2024-05-03T10:00:00Z'), video(2, '2024-05-02T10:00:00Z'), photo(3, '2024-05-01T10:00:00Z')]),
+    ).toEqual(['2 photos, 1 video']);
+    expect(labels([photo(1, '2024-06-01T10:00:00Z'), photo(2, '2024-05-01T10:00:00Z')], true)).toEqual([
+      '1 photo',
+      '1+ photos',
+    ]);
   });
 
   test('every photo appears once, in order, under the heading of the month it was taken', () => {

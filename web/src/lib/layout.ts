@@ -20,6 +20,8 @@ export type Block =
       height: number;
       label: string;
       count: number;
+      /** "12 photos", "3 photos, 1 video", with a "+" when more may still arrive. */
+      countLabel: string;
       more: boolean;
     }
   | { kind: 'row'; key: string; y: number; height: number; tiles: Tile[] };
@@ -62,7 +64,11 @@ export function layoutGallery(photos: Photo[], options: LayoutOptions): GalleryL
     const first = photos[start] as Photo;
     const month = monthKey(first.takenAt);
     let end = start;
-    while (end < photos.length && monthKey((photos[end] as Photo).takenAt) === month) end++;
+    let videos = 0;
+    for (; end < photos.length && monthKey((photos[end] as Photo).takenAt) === month; end++) {
+      if ((photos[end] as Photo).kind === 'video') videos++;
+    }
+    const more = options.more && end === photos.length;
     blocks.push({
       kind: 'heading',
       key: `m-${month}`,
@@ -71,13 +77,28 @@ export function layoutGallery(photos: Photo[], options: LayoutOptions): GalleryL
       height: headingHeight,
       label: monthLabel(first.takenAt),
       count: end - start,
-      more: options.more && end === photos.length,
+      countLabel: countLabel(end - start - videos, videos, more),
+      more,
     });
     y += headingHeight;
     y = layoutRows(photos, start, end, { width, rowHeight, gap }, blocks, y);
     start = end;
   }
   return { blocks, height: Math.ceil(y) };
+}
+
+/** How many photos and videos a month holds: "1 photo", "3 photos, 2 videos", "60+ photos". */
+function countLabel(photos: number, videos: number, more: boolean): string {
+  const counts: [number, string][] = [];
+  if (photos > 0 || videos === 0) counts.push([photos, 'photo']);
+  if (videos > 0) counts.push([videos, 'video']);
+  // The "+" goes on the last figure: a month is read left to right, and the next page may bring more.
+  return counts
+    .map(([n, noun], index) => {
+      const open = more && index === counts.length - 1;
+      return `${n}${open ? '+' : ''} ${noun}${n === 1 && !open ? '' : 's'}`;
+    })
+    .join(', ');
 }
 
 function layoutRows(
