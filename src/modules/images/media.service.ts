@@ -123,6 +123,16 @@ export function createMediaService(
   }
 
   /**
+   * The cached entry, without a promise, when it is fresh, `userId` owns it and it has `variant`:
+   * what nearly every request of a gallery finds. Undefined sends the caller to lookupVariant().
+   */
+  function cachedVariant(userId: string, imageId: string, variant: Variant): MediaEntry | undefined {
+    const entry = cache.fresh(imageId);
+    if (!entry || entry.row.owner_id !== userId) return undefined;
+    return variant !== 'playback' || entry.row.playback_state === 'ready' ? entry : undefined;
+  }
+
+  /**
    * lookup(), for a variant that exists: a video's playback copy once recorded. The cached row may
    * predate the copy (it is made in the background), so one that has none is read again first.
    */
@@ -149,9 +159,8 @@ export function createMediaService(
   /** Logs a sent variant and, unless it is a thumbnail, charges it to the owner's transfer of the day. */
   async function charge(event: StorageEvent, variant: Variant, filename: string): Promise<void> {
     if (variant === 'thumbnail') {
-      // Free of quota, so nothing waits on the log: it is written in batches (or at once without a batcher).
-      if (deps.thumbnailEvents) deps.thumbnailEvents.add(event);
-      else await appendEvents(db, [event]);
+      // Free of quota; without a batcher (open() hands it the event otherwise) logged at once.
+      await appendEvents(db, [event]);
       return;
     }
     // Read before the transaction: on SQLite a query outside it would wait for it forever.
@@ -190,7 +199,8 @@ export function createMediaService(
     },
 
     async open(userId, imageId, variant, options = {}) {
-      const entry = await lookupVariant(userId, imageId, variant);
+      // A cached entry and a held body are used without awaiting anything: the thumbnail hot path.
+      const entry = cachedVariant(userId, imageId, variant) ?? (await lookupVariant(userId, imageId, variant));
       const { row } = entry;
       const etag = etagOf(row, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
@@ -202,7 +212,7 @@ export function createMediaService(
       let body: Buffer | undefined;
       let stream: Readable | undefined;
       try {
-        body = range ? undefined : await smallBody(entry, variant, key, totalSize);
+        body = range ? undefined : (entry.bodies[variant] ?? (await smallBody(entry, variant, key, totalSize)));
         if (!body) stream = await store.get(key, range, totalSize);
       } catch (error) {
         if (error instanceof ObjectNotFoundError) {
@@ -221,7 +231,9 @@ export function createMediaService(
         status: range ? 206 : 200,
       };
       try {
-        await charge(event, variant, row.filename);
+        // Thumbnails are free of quota and their log is written in batches: nothing to wait for.
+        if (variant === 'thumbnail' && deps.thumbnailEvents) deps.thumbnailEvents.add(event);
+        else await charge(event, variant, row.filename);
       } catch (error) {
         stream?.destroy();
         throw error;
