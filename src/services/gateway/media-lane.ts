@@ -206,10 +206,9 @@ export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const served = () => serve(req, res, target, requestId);
-    // In a pod the image service is the storage service over HTTP: its calls carry the request id.
-    return (options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served()).catch(
-      () => false as const,
-    );
+    // In a pod the image service is the storage service over HTTP: its calls carry the request id. A
+    // rejection is a decline: the lane server hands the request to Fastify (fast-lane.ts).
+    return options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served();
   };
 }
 
