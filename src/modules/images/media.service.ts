@@ -16,7 +16,13 @@ import { chargeRangedRead, createRangedReadLog } from '../usage/ranged-read-log.
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { contentTypeOf, etagOf, isStreamedVariant, objectKey, variantFilename, variantSize } from './image-objects.js';
 import { findImageById } from './image.repository.js';
-import { createMediaCache, MEDIA_CACHE_DEFAULTS, type MediaCacheOptions, type MediaEntry } from './media-cache.js';
+import {
+  createMediaCache,
+  MEDIA_CACHE_DEFAULTS,
+  type MediaCacheOptions,
+  type MediaEntry,
+  type VariantFacts,
+} from './media-cache.js';
 import { isImageId } from './media-url.js';
 
 export interface MediaResponse {
@@ -156,6 +162,23 @@ export function createMediaService(
     return quota;
   }
 
+  /** The variant's ETag, key, size, type and file name, built once per cached row. */
+  function factsOf(entry: MediaEntry, variant: Variant): VariantFacts {
+    let facts = entry.facts[variant];
+    if (!facts) {
+      const { row } = entry;
+      facts = {
+        etag: etagOf(row, variant),
+        key: objectKey(row, variant),
+        size: variantSize(row, variant),
+        contentType: contentTypeOf(row, variant),
+        filename: variantFilename(row, variant),
+      };
+      entry.facts[variant] = facts;
+    }
+    return facts;
+  }
+
   /** Logs a sent variant and, unless it is a thumbnail, charges it to the owner's transfer of the day. */
   async function charge(event: StorageEvent, variant: Variant, filename: string): Promise<void> {
     if (variant === 'thumbnail') {
@@ -202,12 +225,10 @@ export function createMediaService(
       // A cached entry and a held body are used without awaiting anything: the thumbnail hot path.
       const entry = cachedVariant(userId, imageId, variant) ?? (await lookupVariant(userId, imageId, variant));
       const { row } = entry;
-      const etag = etagOf(row, variant);
+      const { etag, key, size: totalSize, contentType, filename } = factsOf(entry, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
-      const totalSize = variantSize(row, variant);
       const range = options.range?.(totalSize);
       const length = range ? range.end - range.start + 1 : totalSize;
-      const key = objectKey(row, variant);
       // A delete may remove the objects between the lookup above and this read: then it is not found.
       let body: Buffer | undefined;
       let stream: Readable | undefined;
@@ -238,18 +259,7 @@ export function createMediaService(
         stream?.destroy();
         throw error;
       }
-      return mediaResponse(
-        {
-          contentType: contentTypeOf(row, variant),
-          length,
-          totalSize,
-          range,
-          etag,
-          filename: variantFilename(row, variant),
-        },
-        body,
-        stream,
-      );
+      return mediaResponse({ contentType, length, totalSize, range, etag, filename }, body, stream);
     },
   };
 }
