@@ -35,6 +35,20 @@ export async function startStaticBaseline({ rootDir, workDir, probePath, core })
     });
     return { url, label: 'nginx 1 worker, sendfile', pid: proc.pid, stop: proc.stop };
   }
+  const bare = await startBareNode({ rootDir, workDir, probePath, core, port });
+  return { ...bare, label: 'Node http from memory (nginx not installed: apt-get install -y nginx-light)' };
+}
+
+/**
+ * A plain `node:http` server answering from memory (`static-server.js`: the file read once, an ETag,
+ * 304s, `res.writeHead` + `res.end(buffer)`), on one core when `core` is given: what Node itself
+ * reaches on this machine with the same body, the ceiling of any Node server. Returns { url, label,
+ * pid, stop() }.
+ */
+export async function startBareNode({ rootDir, workDir, probePath, core, port }) {
+  port ??= await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  await mkdir(workDir, { recursive: true });
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static-server.js');
   const proc = await startProcess({
     name: 'node-static',
@@ -43,12 +57,7 @@ export async function startStaticBaseline({ rootDir, workDir, probePath, core })
     readyUrl: `${url}${probePath}`,
     core,
   });
-  return {
-    url,
-    label: 'Node http from memory (nginx not installed: apt-get install -y nginx-light)',
-    pid: proc.pid,
-    stop: proc.stop,
-  };
+  return { url, label: 'bare node:http from memory', pid: proc.pid, stop: proc.stop };
 }
 
 /**

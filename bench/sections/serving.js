@@ -2,6 +2,8 @@
 // 304), against nginx serving the same files from Pixa's object directory. The load comes from wrk
 // on a core of its own; the client's ceiling on an empty answer is measured first and printed, and a
 // ratio whose baseline reaches that ceiling is refused: there the client, not nginx, was measured.
+// A bare node:http server answering the same bytes from memory takes its turns too, so a reader sees
+// how close Pixa is to Node's own limit next to nginx's (context, not a target).
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -9,7 +11,7 @@ import { request } from 'undici';
 
 import { register, upload } from '../lib/client.js';
 import { cpuMs } from '../lib/memory.js';
-import { CEILING_PATH, startStaticBaseline } from '../lib/static-baseline.js';
+import { CEILING_PATH, startBareNode, startStaticBaseline } from '../lib/static-baseline.js';
 import { num, row } from '../lib/stats.js';
 import { corePlan, findWrk, runWrk, WRK_MISSING } from '../lib/wrk.js';
 
@@ -35,6 +37,7 @@ export async function serving(ctx) {
   const server = await ctx.startPixa('serving', { env: QUOTA_ENV, core: cores.server });
   const compared = [];
   let baseline;
+  let bare;
   try {
     for (const [i, root] of others.entries()) {
       compared.push(await ctx.startPixa('serving', { env: QUOTA_ENV, core: cores.server, root, name: `compare-${i}` }));
@@ -60,6 +63,15 @@ export async function serving(ctx) {
     if (!baseThumb.body.equals(thumb.body) || !basePreview.body.equals(preview.body)) {
       throw new Error('the baseline does not serve the same bytes as Pixa');
     }
+    // Node's own limit with the same bytes: how close Pixa is to it, beside nginx (context, not a target).
+    bare = await startBareNode({
+      rootDir: path.join(server.dataDir, 'objects'),
+      workDir: await mkdtemp(path.join(ctx.tmp, 'bare-')),
+      probePath: objectPath('thumb.webp'),
+      core: cores.server,
+    });
+    const bareThumb = await fetchOnce(`${bare.url}${objectPath('thumb.webp')}`, {});
+    if (!bareThumb.body.equals(thumb.body)) throw new Error('bare node:http does not serve the same bytes as Pixa');
     const baseName = baseline.label.split(' ')[0];
     ctx.log(
       `  ${photo.name}: thumbnail ${thumb.body.length} bytes, preview ${preview.body.length} bytes; baseline: ${baseline.label}`,
@@ -82,6 +94,10 @@ export async function serving(ctx) {
     });
     const etagOf = (p, variant) => (variant === 'thumbnail' ? `"${p.image.id}-thumbnail"` : `"${p.image.id}-preview"`);
     const baseUrl = (file) => ({ url: `${baseline.url}${objectPath(file)}`, headers: {} });
+    const bareUrl = (file, etag) => ({
+      url: `${bare.url}${objectPath(file)}`,
+      headers: etag ? { 'if-none-match': etag } : {},
+    });
 
     const ceiling = await measure([{ url: `${baseline.url}${CEILING_PATH}`, headers: {} }], [baseline.pid], {
       rounds,
@@ -108,6 +124,7 @@ export async function serving(ctx) {
         target: 0.5,
         pixa: (p) => signed(p, 'thumbnail'),
         base: { ...baseUrl('thumb.webp') },
+        bare: bareUrl('thumb.webp'),
       },
       {
         name: `thumbnail 200, Bearer token`,
@@ -115,6 +132,7 @@ export async function serving(ctx) {
         target: 0.35,
         pixa: (p) => withBearer(p, 'thumbnail'),
         base: baseUrl('thumb.webp'),
+        bare: bareUrl('thumb.webp'),
       },
       {
         name: 'thumbnail 304 (If-None-Match), Bearer token',
@@ -122,6 +140,7 @@ export async function serving(ctx) {
         target: 0.5,
         pixa: (p) => withBearer(p, 'thumbnail', { 'if-none-match': etagOf(p, 'thumbnail') }),
         base: { url: baseUrl('thumb.webp').url, headers: { 'if-none-match': baseThumb.etag } },
+        bare: bareUrl('thumb.webp', bareThumb.etag),
       },
       {
         name: 'thumbnail 304 (If-None-Match), signed URL',
@@ -129,6 +148,7 @@ export async function serving(ctx) {
         target: 0.5,
         pixa: (p) => ({ ...signed(p, 'thumbnail'), headers: { 'if-none-match': etagOf(p, 'thumbnail') } }),
         base: { url: baseUrl('thumb.webp').url, headers: { 'if-none-match': baseThumb.etag } },
+        bare: bareUrl('thumb.webp', bareThumb.etag),
       },
       {
         name: 'preview 200, signed URL (counted against the transfer quota)',
@@ -136,6 +156,7 @@ export async function serving(ctx) {
         target: 0.2,
         pixa: (p) => signed(p, 'preview'),
         base: baseUrl('preview.webp'),
+        bare: bareUrl('preview.webp'),
       },
     ];
     const results = [];
@@ -143,16 +164,20 @@ export async function serving(ctx) {
       // Check once what each answers, so that a wrong answer is never measured as a fast one.
       for (const p of pixas) await expectStatus(c.pixa(p), c.expected);
       await expectStatus(c.base, c.expected);
-      const targets = [...pixas.map((p) => c.pixa(p)), c.base];
-      const pids = [...pixas.map((p) => p.srv.pid), baseline.pid];
+      await expectStatus(c.bare, c.expected);
+      const targets = [...pixas.map((p) => c.pixa(p)), c.bare, c.base];
+      const pids = [...pixas.map((p) => p.srv.pid), bare.pid, baseline.pid];
       const measured = await measure(targets, pids, { rounds, duration, core: cores.client });
       const base = measured.at(-1);
-      const pixaResults = measured.slice(0, -1);
-      results.push({ ...c, pixaResults, baseResult: base });
+      const bareResult = measured.at(-2);
+      const pixaResults = measured.slice(0, -2);
+      results.push({ ...c, pixaResults, bareResult, baseResult: base });
       const line = pixaResults
         .map((r, i) => `${i === 0 ? 'Pixa' : `compare ${others[i - 1]}`} ${describe(r, c.expected)}`)
         .join('; ');
-      ctx.log(`  ${c.name}: ${line}; ${baseName} ${describe(base, c.expected)}`);
+      ctx.log(
+        `  ${c.name}: ${line}; bare node:http ${describe(bareResult, c.expected)}; ${baseName} ${describe(base, c.expected)}`,
+      );
     }
     for (const r of results) {
       const clientBound = r.baseResult.rps >= CLIENT_BOUND * ceilingRps;
@@ -170,9 +195,21 @@ export async function serving(ctx) {
           ),
         );
       }
+      // Context for the row above, not a target: Node's own rate with the same body, and Pixa's share of it.
+      ctx.rows.push(
+        row(
+          'serving',
+          `  bare node:http, same body`,
+          `${describe(r.bareResult, r.expected)} · Pixa ${num(r.pixaResults[0].rps / r.bareResult.rps)}× of it`,
+          `${baseName}: ${describe(r.baseResult, r.expected)}`,
+          clientBound ? NaN : r.bareResult.rps / r.baseResult.rps,
+          'context: Node’s own limit',
+        ),
+      );
     }
     ctx.results.serving = {
       baseline: baseline.label,
+      bare: bare.label,
       client: `wrk -t1 -c${CONNECTIONS}`,
       cores: cores.label,
       ceiling: ceiling[0],
@@ -182,6 +219,7 @@ export async function serving(ctx) {
     };
   } finally {
     await baseline?.stop();
+    await bare?.stop();
     for (const srv of compared) await srv.stop();
     await ctx.stop(server);
   }

@@ -10,8 +10,9 @@ export interface LaneAnswer {
 /**
  * Answers a few hot requests before Fastify routes them: returns `false` at once for a request it
  * does not take; otherwise a promise of its answer, or of `false` when it declined after a look
- * (then it wrote nothing, and Fastify answers the request from the start, errors included). A lane
- * writes only complete, successful answers; everything else is Fastify's.
+ * (then it wrote nothing, and Fastify answers the request from the start, errors included). A
+ * rejected promise is a decline too (or, once headers were sent, ends the response). A lane writes
+ * only complete, successful answers; everything else is Fastify's.
  */
 export type FastLane = (req: IncomingMessage, res: ServerResponse) => false | Promise<LaneAnswer | false>;
 

@@ -4,6 +4,8 @@
  */
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
+  // A browser revalidating sends back the one ETag it was given: no list to parse.
+  if (header === etag) return true;
   return header
     .split(',')
     .map((tag) => tag.trim().replace(/^W\//, ''))

@@ -12,6 +12,17 @@ export interface MediaEntry {
   row: ImageRow;
   readAt: number;
   bodies: Partial<Record<Variant, Buffer>>;
+  /** What a variant is served with, derived from `row` on its first request (see media.service.ts). */
+  facts: Partial<Record<Variant, VariantFacts>>;
+}
+
+/** A variant's ETag, object key, size, type and file name: strings built once per cached row. */
+export interface VariantFacts {
+  etag: string;
+  key: string;
+  size: number;
+  contentType: string;
+  filename: string;
 }
 
 export interface MediaCacheOptions {
@@ -38,8 +49,8 @@ export interface MediaCache {
   forgetOwner(ownerId: string): void;
 }
 
-/** Rough size of a row and its map entry, so that a cache of rows alone is bounded too. */
-const ROW_BYTES = 600;
+/** Rough size of a row, its variants' facts and its map entry, so that a cache of rows alone is bounded too. */
+const ROW_BYTES = 1_000;
 
 export const MEDIA_CACHE_DEFAULTS = { ttlMs: 2_000, maxBytes: 32 * 1024 * 1024, maxBodyBytes: 256 * 1024 };
 
@@ -61,6 +72,7 @@ export function createMediaCache(options: MediaCacheOptions): MediaCache {
         row,
         readAt,
         bodies: previous?.row.object_prefix === row.object_prefix ? previous.bodies : {},
+        facts: {},
       };
       entries.set(row.id, entry);
       return entry;

@@ -14,8 +14,10 @@ export const isImageId = (id: string): boolean => IMAGE_ID.test(id);
 export interface MediaUrlSigner {
   /** A same-origin URL that loads one variant of one image without any header, until it expires. */
   url(ownerId: string, imageId: string, variant: Variant, options?: { download?: boolean }): string;
-  /** Throws 403 when the signature is wrong or expired. */
-  check(ownerId: string, imageId: string, variant: Variant, exp: string, sig: string): void;
+  /** Throws 403 when the signature is wrong or expired; returns when it expires (epoch ms). */
+  check(ownerId: string, imageId: string, variant: Variant, exp: string, sig: string): number;
+  /** Whether a URL that `check` said expires at `expiresAt` has expired since, by the signer's clock. */
+  expired(expiresAt: number): boolean;
 }
 
 /**
@@ -49,6 +51,8 @@ export function createMediaUrlSigner(secret: string, ttlSeconds: number, now: ()
       if (expires * 1000 < now()) {
         throw new AppError('link_expired', 403, 'This image link has expired. Reload the gallery to get a fresh one.');
       }
+      return expires * 1000;
     },
+    expired: (expiresAt) => expiresAt < now(),
   };
 }

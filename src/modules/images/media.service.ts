@@ -16,7 +16,13 @@ import { chargeRangedRead, createRangedReadLog } from '../usage/ranged-read-log.
 import type { ImageServiceDeps } from './image-service-deps.js';
 import { contentTypeOf, etagOf, isStreamedVariant, objectKey, variantFilename, variantSize } from './image-objects.js';
 import { findImageById } from './image.repository.js';
-import { createMediaCache, MEDIA_CACHE_DEFAULTS, type MediaCacheOptions, type MediaEntry } from './media-cache.js';
+import {
+  createMediaCache,
+  MEDIA_CACHE_DEFAULTS,
+  type MediaCacheOptions,
+  type MediaEntry,
+  type VariantFacts,
+} from './media-cache.js';
 import { isImageId } from './media-url.js';
 
 export interface MediaResponse {
@@ -123,6 +129,16 @@ export function createMediaService(
   }
 
   /**
+   * The cached entry, without a promise, when it is fresh, `userId` owns it and it has `variant`:
+   * what nearly every request of a gallery finds. Undefined sends the caller to lookupVariant().
+   */
+  function cachedVariant(userId: string, imageId: string, variant: Variant): MediaEntry | undefined {
+    const entry = cache.fresh(imageId);
+    if (!entry || entry.row.owner_id !== userId) return undefined;
+    return variant !== 'playback' || entry.row.playback_state === 'ready' ? entry : undefined;
+  }
+
+  /**
    * lookup(), for a variant that exists: a video's playback copy once recorded. The cached row may
    * predate the copy (it is made in the background), so one that has none is read again first.
    */
@@ -146,12 +162,28 @@ export function createMediaService(
     return quota;
   }
 
+  /** The variant's ETag, key, size, type and file name, built once per cached row. */
+  function factsOf(entry: MediaEntry, variant: Variant): VariantFacts {
+    let facts = entry.facts[variant];
+    if (!facts) {
+      const { row } = entry;
+      facts = {
+        etag: etagOf(row, variant),
+        key: objectKey(row, variant),
+        size: variantSize(row, variant),
+        contentType: contentTypeOf(row, variant),
+        filename: variantFilename(row, variant),
+      };
+      entry.facts[variant] = facts;
+    }
+    return facts;
+  }
+
   /** Logs a sent variant and, unless it is a thumbnail, charges it to the owner's transfer of the day. */
   async function charge(event: StorageEvent, variant: Variant, filename: string): Promise<void> {
     if (variant === 'thumbnail') {
-      // Free of quota, so nothing waits on the log: it is written in batches (or at once without a batcher).
-      if (deps.thumbnailEvents) deps.thumbnailEvents.add(event);
-      else await appendEvents(db, [event]);
+      // Free of quota; without a batcher (open() hands it the event otherwise) logged at once.
+      await appendEvents(db, [event]);
       return;
     }
     // Read before the transaction: on SQLite a query outside it would wait for it forever.
@@ -190,19 +222,18 @@ export function createMediaService(
     },
 
     async open(userId, imageId, variant, options = {}) {
-      const entry = await lookupVariant(userId, imageId, variant);
+      // A cached entry and a held body are used without awaiting anything: the thumbnail hot path.
+      const entry = cachedVariant(userId, imageId, variant) ?? (await lookupVariant(userId, imageId, variant));
       const { row } = entry;
-      const etag = etagOf(row, variant);
+      const { etag, key, size: totalSize, contentType, filename } = factsOf(entry, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
-      const totalSize = variantSize(row, variant);
       const range = options.range?.(totalSize);
       const length = range ? range.end - range.start + 1 : totalSize;
-      const key = objectKey(row, variant);
       // A delete may remove the objects between the lookup above and this read: then it is not found.
       let body: Buffer | undefined;
       let stream: Readable | undefined;
       try {
-        body = range ? undefined : await smallBody(entry, variant, key, totalSize);
+        body = range ? undefined : (entry.bodies[variant] ?? (await smallBody(entry, variant, key, totalSize)));
         if (!body) stream = await store.get(key, range, totalSize);
       } catch (error) {
         if (error instanceof ObjectNotFoundError) {
@@ -221,23 +252,14 @@ export function createMediaService(
         status: range ? 206 : 200,
       };
       try {
-        await charge(event, variant, row.filename);
+        // Thumbnails are free of quota and their log is written in batches: nothing to wait for.
+        if (variant === 'thumbnail' && deps.thumbnailEvents) deps.thumbnailEvents.add(event);
+        else await charge(event, variant, row.filename);
       } catch (error) {
         stream?.destroy();
         throw error;
       }
-      return mediaResponse(
-        {
-          contentType: contentTypeOf(row, variant),
-          length,
-          totalSize,
-          range,
-          etag,
-          filename: variantFilename(row, variant),
-        },
-        body,
-        stream,
-      );
+      return mediaResponse({ contentType, length, totalSize, range, etag, filename }, body, stream);
     },
   };
 }

@@ -11,8 +11,10 @@ import { reserveTransfer, transferOfDay } from './transfer.repository.js';
 /**
  * Charges whole-object downloads (previews, originals) to their owners' transfer of the day, exactly,
  * with one transaction for every download waiting at that moment instead of one each (group commit).
- * Each download is still its own conditional UPDATE, so the quota is never exceeded, whatever the
- * number of connections or replicas: a batch only shares the BEGIN and the COMMIT (and its fsync).
+ * The downloads of one account in a batch are charged by one conditional UPDATE of their sum when it
+ * fits in the quota (then each of them fits); when it does not, each is charged by its own conditional
+ * UPDATE, in arrival order, as far as the quota goes. Either way the quota is never exceeded, whatever
+ * the number of connections or replicas.
  */
 export interface DownloadCharges {
   /**
@@ -48,13 +50,24 @@ export function createDownloadCharges(db: Kysely<DB>, dialect: DialectName): Dow
         const refused = await inTransaction(db, async (trx) => {
           const out = new Map<Waiting, number>();
           const charged: StorageEvent[] = [];
-          for (const item of batch) {
-            const day = utcDay(item.event.at);
-            if (await reserveTransfer(trx, dialect, item.event.user_id, day, 'out', item.event.bytes, item.quota)) {
-              charged.push(item.event);
-            } else {
-              const today = await transferOfDay(trx, item.event.user_id, day);
-              out.set(item, today.bytesIn + today.bytesOut);
+          for (const group of groupsOf(batch)) {
+            const { user_id: userId, at } = group[0]!.event;
+            const day = utcDay(at);
+            const quota = group[0]!.quota;
+            if (group.length > 1) {
+              const sum = group.reduce((total, item) => total + item.event.bytes, 0);
+              if (await reserveTransfer(trx, dialect, userId, day, 'out', sum, quota)) {
+                for (const item of group) charged.push(item.event);
+                continue;
+              }
+            }
+            for (const item of group) {
+              if (await reserveTransfer(trx, dialect, userId, day, 'out', item.event.bytes, quota)) {
+                charged.push(item.event);
+              } else {
+                const today = await transferOfDay(trx, userId, day);
+                out.set(item, today.bytesIn + today.bytesOut);
+              }
             }
           }
           if (charged.length > 0) await appendEvents(trx, charged);
@@ -70,6 +83,18 @@ export function createDownloadCharges(db: Kysely<DB>, dialect: DialectName): Dow
       }
     }
     flushing = false;
+  }
+
+  /** The batch by account, UTC day and quota (what one conditional UPDATE can charge together), in order. */
+  function groupsOf(batch: Waiting[]): Waiting[][] {
+    const groups = new Map<string, Waiting[]>();
+    for (const item of batch) {
+      const key = `${item.event.user_id}\n${utcDay(item.event.at)}\n${item.quota}`;
+      const group = groups.get(key);
+      if (group) group.push(item);
+      else groups.set(key, [item]);
+    }
+    return [...groups.values()];
   }
 
   return {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 
+import { LRUCache } from 'lru-cache';
+
 import type { FastLane, LaneAnswer } from '../../http/fast-lane.js';
 import { contentDisposition } from '../../http/media-headers.js';
 import type { MediaResponse, NotModified } from '../../modules/images/image.service.js';
@@ -24,14 +26,58 @@ const ROUTES: Record<Variant, string> = {
   playback: '/api/v1/images/:id/playback',
 };
 
+/**
+ * Signed URLs remembered once their signature was checked, keyed by path and query: a gallery asks
+ * for the same few hundred again and again, and the HMAC is most of what a signed request costs
+ * beyond a Bearer one. ~10,000 URLs of ~200 bytes hold a few MB at most.
+ */
+const SIGNED_URLS_MAX = 10_000;
+
+/** What a checked signed URL names, and until when it may be used. */
+interface SignedTarget {
+  id: string;
+  variant: Variant;
+  userId: string;
+  download: boolean;
+  /** Epoch ms, by the signer's clock: from then on the URL is refused again (by the route, 403). */
+  expiresAt: number;
+}
+
+/** The headers of a 200 for one small variant's bytes, made once per cached body and disposition. */
+interface PreparedHeaders {
+  etag: string;
+  filename: string;
+  inline?: string[];
+  attachment?: string[];
+}
+
+const CACHING = 'private, max-age=31536000, immutable';
+const SANDBOX = "default-src 'none'; sandbox";
+
 /** Headers of every media answer, 304 included: a media file is immutable under its URL. */
 export const mediaCachingHeaders = (etag: string): Record<string, string> => ({
-  'cache-control': 'private, max-age=31536000, immutable',
+  'cache-control': CACHING,
   etag,
   'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; sandbox",
+  'content-security-policy': SANDBOX,
   'cross-origin-resource-policy': 'same-origin',
 });
+
+/** mediaCachingHeaders() and the request id, as the flat array `writeHead` takes without a copy. */
+const notModifiedHeaders = (etag: string, requestId: string): string[] => [
+  'cache-control',
+  CACHING,
+  'etag',
+  etag,
+  'x-content-type-options',
+  'nosniff',
+  'content-security-policy',
+  SANDBOX,
+  'cross-origin-resource-policy',
+  'same-origin',
+  'x-request-id',
+  requestId,
+];
 
 /** The headers of a 200 or 206 media answer: caching and safety, type, length, ranges, file name. */
 export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, download: boolean): Record<string, string> {
@@ -55,25 +101,38 @@ export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, downl
  */
 export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean } = {}): FastLane {
   const { auth, images, mediaUrls } = deps;
+  const signedUrls = new LRUCache<string, SignedTarget>({ max: SIGNED_URLS_MAX });
+  // Keyed by the cached bytes themselves: dropped with them, and never shared by two images.
+  const prepared = new WeakMap<Buffer, PreparedHeaders>();
+
+  /** The 200 headers of a body the media cache holds, made on its first answer and reused after. */
+  function headersOf(media: MediaResponse, body: Buffer, variant: Variant, download: boolean): string[] {
+    let known = prepared.get(body);
+    if (!known || known.etag !== media.etag || known.filename !== media.filename) {
+      known = { etag: media.etag, filename: media.filename };
+      prepared.set(body, known);
+    }
+    const disposition = download ? 'attachment' : 'inline';
+    let headers = known[disposition];
+    if (!headers) {
+      headers = Object.entries(mediaAnswerHeaders(media, variant, download)).flat();
+      known[disposition] = headers;
+    }
+    return headers;
+  }
 
   async function serve(
     req: IncomingMessage,
     res: ServerResponse,
-    id: string,
-    variant: Variant,
-    query: Record<string, string>,
+    target: { id: string; variant: Variant; userId?: string; download: boolean },
     requestId: string,
   ): Promise<LaneAnswer | false> {
-    const authorization = req.headers.authorization;
-    let userId: string;
-    if (authorization !== undefined) {
-      const token = BEARER.exec(authorization)?.[1];
+    const { id, variant } = target;
+    let userId = target.userId;
+    if (userId === undefined) {
+      const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
       if (!token) return false;
       userId = (await auth.authenticate(token)).userId;
-    } else {
-      if (query.sig === undefined || query.exp === undefined || query.u === undefined) return false;
-      mediaUrls.check(query.u, id, variant, query.exp, query.sig);
-      userId = query.u;
     }
     const ifNoneMatch = req.headers['if-none-match'];
     let media: MediaResponse | NotModified;
@@ -85,33 +144,71 @@ export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean
       throw error;
     }
     if (media.notModified) {
-      res.writeHead(304, { ...mediaCachingHeaders(media.etag), 'x-request-id': requestId }).end();
+      res.writeHead(304, notModifiedHeaders(media.etag, requestId)).end();
       return { route: ROUTES[variant], status: 304 };
     }
-    const headers = mediaAnswerHeaders(media, variant, query.download === '1');
+    const body = media.body;
+    if (body) {
+      res.writeHead(200, [...headersOf(media, body, variant, target.download), 'x-request-id', requestId]).end(body);
+      return { route: ROUTES[variant], status: 200 };
+    }
+    const headers = mediaAnswerHeaders(media, variant, target.download);
     headers['x-request-id'] = requestId;
     res.writeHead(200, headers);
-    if (media.body) res.end(media.body);
     // A client gone mid-stream ends the response; nothing more to answer.
-    else await pipeline(media.stream, res).catch(() => res.destroy());
+    await pipeline(media.stream, res).catch(() => res.destroy());
     return { route: ROUTES[variant], status: 200 };
+  }
+
+  /**
+   * What a plain media URL names, with its signature checked once and remembered until the URL
+   * expires; undefined for anything the routes should answer (including a bad or expired signature).
+   */
+  function targetOf(
+    url: string,
+    bearer: boolean,
+  ): { id: string; variant: Variant; userId?: string; download: boolean } | undefined {
+    if (!bearer) {
+      const known = signedUrls.get(url);
+      if (known) {
+        if (!mediaUrls.expired(known.expiresAt)) return known;
+        signedUrls.delete(url);
+        return undefined;
+      }
+    }
+    const match = MEDIA_PATH.exec(url);
+    if (!match) return undefined;
+    const query = parseQuery(match[3]);
+    if (!query) return undefined;
+    const id = match[1]!;
+    const variant = match[2] as Variant;
+    const download = query.download === '1';
+    // A token names the viewer; the signed query is then not looked at (as in the routes).
+    if (bearer) return { id, variant, download };
+    if (query.sig === undefined || query.exp === undefined || query.u === undefined) return undefined;
+    let expiresAt: number;
+    try {
+      expiresAt = mediaUrls.check(query.u, id, variant, query.exp, query.sig);
+    } catch {
+      return undefined;
+    }
+    const target: SignedTarget = { id, variant, userId: query.u, download, expiresAt };
+    signedUrls.set(url, target);
+    return target;
   }
 
   return (req, res) => {
     if (req.method !== 'GET' || req.headers.range !== undefined) return false;
     const url = req.url ?? '';
     if (!url.startsWith('/api/v1/images/')) return false;
-    const match = MEDIA_PATH.exec(url);
-    if (!match) return false;
-    const query = parseQuery(match[3]);
-    if (!query) return false;
+    const target = targetOf(url, req.headers.authorization !== undefined);
+    if (!target) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    const served = () => serve(req, res, match[1]!, match[2] as Variant, query, requestId);
-    // In a pod the image service is the storage service over HTTP: its calls carry the request id.
-    return (options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served()).catch(
-      () => false as const,
-    );
+    const served = () => serve(req, res, target, requestId);
+    // In a pod the image service is the storage service over HTTP: its calls carry the request id. A
+    // rejection is a decline: the lane server hands the request to Fastify (fast-lane.ts).
+    return options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served();
   };
 }
 
