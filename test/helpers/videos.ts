@@ -157,15 +157,15 @@ export const CLIP_LOCATION = '+48.8584+002.2945/';
 
 /**
  * makeH264Mp4 recorded at CLIP_LOCATION: QuickTime's `moov/udta/©xyz`, and with `apple` (a MOV)
- * also Apple's `moov/meta` key com.apple.quicktime.location.ISO6709, as iPhones write it.
+ * 3GPP's `udta/loci` and Apple's `moov/meta` key com.apple.quicktime.location.ISO6709, as iPhones
+ * write it. `hevc` encodes HEVC instead (which browsers other than Safari play only from a copy).
  */
-export const makeMp4WithLocation = (options: { apple?: boolean } = {}): Promise<Buffer> =>
+export const makeMp4WithLocation = (options: { apple?: boolean; hevc?: boolean } = {}): Promise<Buffer> =>
   ffmpeg(options.apple ? 'located.mov' : 'located.mp4', [
     ...TEST_SOURCE,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
+    ...(options.hevc
+      ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1']
+      : ['-c:v', 'libx264', '-preset', 'ultrafast']),
     '-pix_fmt',
     'yuv420p',
     '-c:a',

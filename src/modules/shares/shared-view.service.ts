@@ -1,13 +1,25 @@
+import { buffer } from 'node:stream/consumers';
+
+import { LRUCache } from 'lru-cache';
+
 import type { SharedItem, SharedPage, ShareToken } from '../../api/shares.js';
 import type { Variant } from '../../api/images.js';
 import { AppError } from '../../lib/app-error.js';
 import { etagMatches } from '../../lib/etag.js';
 import { toIso } from '../../lib/time.js';
 import { locationStripper, LOCATION_STRIPPABLE } from '../../image/location-strip.js';
+import type { ByteRange } from '../../storage/object-store.js';
+import {
+  findLocationBoxes,
+  mp4LocationStripper,
+  Mp4LocationRefusal,
+  MP4_LOCATION_STRIPPABLE,
+} from '../../video/mp4-location.js';
 import { verifyPassword } from '../auth/password.js';
 import { decodeCursor, encodeCursor } from '../images/cursor.js';
 import type { ImageRow } from '../images/image.repository.js';
 import { mediaResponse, type MediaResponse, type NotModified } from '../images/media.service.js';
+import { objectKey } from '../images/image-objects.js';
 import { isImageId } from '../images/media-url.js';
 import { isTransferRefusal, ownerQuotaResting, shareAccess, type OpenShare } from './share-access.js';
 import type { ShareServiceDeps } from './share-deps.js';
@@ -16,10 +28,21 @@ import { findOwnedShare, findSharedImage, listSharedImages, recordVisit } from '
 /** A shared photo's media, with the variant actually served (the preview for an original whose location stays). */
 export type SharedMedia = (MediaResponse & { servedAs: Variant }) | NotModified;
 
+/**
+ * A Range header of a shared video: passed on as it is in pod mode, resolved against the size where
+ * the bytes are (`resolve` throws the 416 of an unsatisfiable range).
+ */
+export interface SharedRange {
+  header: string;
+  resolve(size: number): ByteRange | undefined;
+}
+
 export interface SharedMediaRequest {
   exp?: string;
   sig?: string;
   ifNoneMatch?: string;
+  /** Honoured for a video (its `playback` stream or its original); other media are sent whole. */
+  range?: SharedRange;
 }
 
 /** What a visitor without an account does with a link. */
@@ -31,9 +54,16 @@ export interface SharedViewService {
 }
 
 const canStrip = (mediaType: string): boolean => (LOCATION_STRIPPABLE as readonly string[]).includes(mediaType);
+const canStripVideo = (mediaType: string): boolean =>
+  (MP4_LOCATION_STRIPPABLE as readonly string[]).includes(mediaType);
+/** Whether a shared video plays: from its playback copy (made without metadata) or its original without location. */
+const playable = (row: ImageRow): boolean =>
+  row.kind === 'video' && (row.playback_state === 'ready' || canStripVideo(row.media_type));
+/** Videos whose boxes to rename are remembered: a player asks for many ranges of one file. */
+const LOCATION_BOXES_CACHED = 1000;
 
 export function createSharedViewService(deps: ShareServiceDeps): SharedViewService {
-  const { db, signer, media } = deps;
+  const { db, signer, media, store } = deps;
   const now = deps.now ?? Date.now;
   const access = shareAccess(deps);
 
@@ -53,24 +83,75 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
       width: row.width,
       height: row.height,
       mediaType: row.media_type,
+      kind: row.kind,
+      durationMs: row.kind === 'video' ? row.duration_ms : null,
       ...(metadata ? { filename: row.filename, takenAt: toIso(row.taken_at) } : {}),
       urls: {
         thumbnail: url('thumbnail'),
         preview: url('preview'),
+        // Playing is viewing, like the preview: not governed by allowDownload.
+        ...(playable(row) ? { video: url('playback') } : {}),
         ...(downloads ? { original: url('original'), download: url('original', true) } : {}),
       },
-      downloadServes: canStrip(row.media_type) ? 'original' : 'preview',
+      downloadServes:
+        canStrip(row.media_type) || (row.kind === 'video' && canStripVideo(row.media_type)) ? 'original' : 'preview',
     };
   }
 
   /** Opens a variant as its owner would, charged to the owner; their quota refusing it is the link resting. */
-  async function openAsOwner(row: ImageRow, variant: Variant, ifNoneMatch: string | undefined) {
+  async function openAsOwner(row: ImageRow, variant: Variant, ifNoneMatch: string | undefined, range?: SharedRange) {
     try {
-      return await media.open(row.owner_id, row.id, variant, { ifNoneMatch });
+      return await media.open(row.owner_id, row.id, variant, { ifNoneMatch, range: range?.resolve });
     } catch (error) {
       if (isTransferRefusal(error)) throw ownerQuotaResting(now());
       throw error;
     }
+  }
+
+  // Per original (its id and content hash): the offsets of the boxes to rename, or why it cannot be done.
+  const locationBoxes = new LRUCache<string, Promise<number[] | Mp4LocationRefusal>>({ max: LOCATION_BOXES_CACHED });
+
+  /** The boxes of a video's original to rename, read from the store (not charged: nothing is sent). */
+  function locationBoxesOf(row: ImageRow): Promise<number[] | Mp4LocationRefusal> {
+    const cacheKey = `${row.id}/${row.sha256}`;
+    let found = locationBoxes.get(cacheKey);
+    if (!found) {
+      const key = objectKey(row, 'original');
+      const size = row.original_bytes;
+      const read = async (start: number, length: number) =>
+        length === 0 ? Buffer.alloc(0) : buffer(await store.get(key, { start, end: start + length - 1 }, size));
+      found = findLocationBoxes(read, size).catch((error: unknown) => {
+        if (error instanceof Mp4LocationRefusal) return error;
+        // A store failure is not remembered: the next request tries again.
+        locationBoxes.delete(cacheKey);
+        throw error;
+      });
+      locationBoxes.set(cacheKey, found);
+    }
+    return found;
+  }
+
+  /**
+   * A video's original (or a range of it) with the boxes that may hold its location renamed `free`:
+   * same length, so ranges and the owner's charge are those of the original. One whose boxes cannot
+   * be walked is served as its preview, as before videos played on links.
+   */
+  async function openStrippedVideo(row: ImageRow, request: SharedMediaRequest): Promise<SharedMedia> {
+    const etag = `"${row.sha256}-shared"`;
+    if (etagMatches(request.ifNoneMatch, etag)) return { notModified: true, etag };
+    const offsets = await locationBoxesOf(row);
+    if (offsets instanceof Mp4LocationRefusal) {
+      const opened = await openAsOwner(row, 'preview', request.ifNoneMatch);
+      return opened.notModified ? opened : Object.assign(opened, { servedAs: 'preview' as const });
+    }
+    const opened = await openAsOwner(row, 'original', undefined, request.range);
+    if (opened.notModified) return opened;
+    const stream = opened.stream.pipe(mp4LocationStripper(offsets, opened.range?.start ?? 0));
+    opened.stream.on('error', (error) => stream.destroy(error));
+    const { contentType, length, totalSize, range, filename } = opened;
+    return Object.assign(mediaResponse({ contentType, length, totalSize, range, etag, filename }, undefined, stream), {
+      servedAs: 'original' as const,
+    });
   }
 
   return {
@@ -121,6 +202,17 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
       }
       const row = isImageId(imageId) ? await findSharedImage(db, share.row, imageId) : undefined;
       if (!row) throw new AppError('not_found', 404, 'This photo is not shared by this link.');
+
+      if (variant === 'playback') {
+        if (!playable(row)) throw new AppError('not_found', 404, 'This video cannot be played from this link.');
+        // The copy is made with no metadata at all; the original only when no copy is ready.
+        if (row.playback_state !== 'ready') return openStrippedVideo(row, request);
+        const opened = await openAsOwner(row, 'playback', request.ifNoneMatch, request.range);
+        return opened.notModified ? opened : Object.assign(opened, { servedAs: 'playback' as const });
+      }
+      if (variant === 'original' && row.kind === 'video' && canStripVideo(row.media_type)) {
+        return openStrippedVideo(row, request);
+      }
 
       if (variant !== 'original' || !canStrip(row.media_type)) {
         // An original whose location cannot be removed without re-encoding: its preview instead.
