@@ -190,6 +190,20 @@ describe('shared videos', () => {
     expect(original.body.equals(played.body)).toBe(true);
   });
 
+  it('the link’s ZIP › holds the video original without its location, as the video URL serves it', async () => {
+    const { key } = await sharedVideo(located, 'located.mov');
+    const page = await server.client.request<{ archiveUrl: string }>('GET', `/api/v1/shared/${key}`);
+    const item = await visitedItem(key);
+    const played = await server.client.fetchMedia(item.urls.video!);
+
+    const zip = await server.client.fetchMedia(page.body.archiveUrl);
+
+    expect(zip.status).toBe(200);
+    // Entries are stored, not deflated: the file's bytes are in the ZIP as they are.
+    expect(zip.body.indexOf(played.body)).toBeGreaterThan(0);
+    expect(zip.body.indexOf(located)).toBe(-1);
+  });
+
   it('HEVC with its playback copy ready › the copy is served, without location', async () => {
     const { owner, image, item } = await sharedVideo(locatedHevc, 'located-hevc.mp4');
     const ready = await settled(owner.token, image.id);

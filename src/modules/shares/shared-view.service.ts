@@ -1,7 +1,3 @@
-import { buffer } from 'node:stream/consumers';
-
-import { LRUCache } from 'lru-cache';
-
 import type { SharedItem, SharedPage, ShareToken } from '../../api/shares.js';
 import type { Variant } from '../../api/images.js';
 import { AppError } from '../../lib/app-error.js';
@@ -9,21 +5,16 @@ import { etagMatches } from '../../lib/etag.js';
 import { toIso } from '../../lib/time.js';
 import { locationStripper, LOCATION_STRIPPABLE } from '../../image/location-strip.js';
 import type { ByteRange } from '../../storage/object-store.js';
-import {
-  findLocationBoxes,
-  mp4LocationStripper,
-  Mp4LocationRefusal,
-  MP4_LOCATION_STRIPPABLE,
-} from '../../video/mp4-location.js';
+import { mp4LocationStripper, Mp4LocationRefusal } from '../../video/mp4-location.js';
 import { verifyPassword } from '../auth/password.js';
 import { decodeCursor, encodeCursor } from '../images/cursor.js';
 import type { ImageRow } from '../images/image.repository.js';
 import { mediaResponse, type MediaResponse, type NotModified } from '../images/media.service.js';
-import { objectKey } from '../images/image-objects.js';
 import { isImageId } from '../images/media-url.js';
 import { isTransferRefusal, ownerQuotaResting, shareAccess, type OpenShare } from './share-access.js';
 import type { ShareServiceDeps } from './share-deps.js';
 import { findOwnedShare, findSharedImage, listSharedImages, recordVisit } from './share.repository.js';
+import { canStripVideo, createLocationBoxes } from './video-location.js';
 
 /** A shared photo's media, with the variant actually served (the preview for an original whose location stays). */
 export type SharedMedia = (MediaResponse & { servedAs: Variant }) | NotModified;
@@ -54,18 +45,15 @@ export interface SharedViewService {
 }
 
 const canStrip = (mediaType: string): boolean => (LOCATION_STRIPPABLE as readonly string[]).includes(mediaType);
-const canStripVideo = (mediaType: string): boolean =>
-  (MP4_LOCATION_STRIPPABLE as readonly string[]).includes(mediaType);
 /** Whether a shared video plays: from its playback copy (made without metadata) or its original without location. */
 const playable = (row: ImageRow): boolean =>
-  row.kind === 'video' && (row.playback_state === 'ready' || canStripVideo(row.media_type));
-/** Videos whose boxes to rename are remembered: a player asks for many ranges of one file. */
-const LOCATION_BOXES_CACHED = 1000;
+  row.kind === 'video' && (row.playback_state === 'ready' || canStripVideo(row));
 
 export function createSharedViewService(deps: ShareServiceDeps): SharedViewService {
   const { db, signer, media, store } = deps;
   const now = deps.now ?? Date.now;
   const access = shareAccess(deps);
+  const locationBoxes = createLocationBoxes(store);
 
   function requirePassword(share: OpenShare, token: string | undefined): void {
     if (share.row.password_hash !== null && !signer.tokenOpens(share.seal, token)) {
@@ -93,8 +81,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
         ...(playable(row) ? { video: url('playback') } : {}),
         ...(downloads ? { original: url('original'), download: url('original', true) } : {}),
       },
-      downloadServes:
-        canStrip(row.media_type) || (row.kind === 'video' && canStripVideo(row.media_type)) ? 'original' : 'preview',
+      downloadServes: canStrip(row.media_type) || canStripVideo(row) ? 'original' : 'preview',
     };
   }
 
@@ -108,29 +95,6 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
     }
   }
 
-  // Per original (its id and content hash): the offsets of the boxes to rename, or why it cannot be done.
-  const locationBoxes = new LRUCache<string, Promise<number[] | Mp4LocationRefusal>>({ max: LOCATION_BOXES_CACHED });
-
-  /** The boxes of a video's original to rename, read from the store (not charged: nothing is sent). */
-  function locationBoxesOf(row: ImageRow): Promise<number[] | Mp4LocationRefusal> {
-    const cacheKey = `${row.id}/${row.sha256}`;
-    let found = locationBoxes.get(cacheKey);
-    if (!found) {
-      const key = objectKey(row, 'original');
-      const size = row.original_bytes;
-      const read = async (start: number, length: number) =>
-        length === 0 ? Buffer.alloc(0) : buffer(await store.get(key, { start, end: start + length - 1 }, size));
-      found = findLocationBoxes(read, size).catch((error: unknown) => {
-        if (error instanceof Mp4LocationRefusal) return error;
-        // A store failure is not remembered: the next request tries again.
-        locationBoxes.delete(cacheKey);
-        throw error;
-      });
-      locationBoxes.set(cacheKey, found);
-    }
-    return found;
-  }
-
   /**
    * A video's original (or a range of it) with the boxes that may hold its location renamed `free`:
    * same length, so ranges and the owner's charge are those of the original. One whose boxes cannot
@@ -139,7 +103,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
   async function openStrippedVideo(row: ImageRow, request: SharedMediaRequest): Promise<SharedMedia> {
     const etag = `"${row.sha256}-shared"`;
     if (etagMatches(request.ifNoneMatch, etag)) return { notModified: true, etag };
-    const offsets = await locationBoxesOf(row);
+    const offsets = await locationBoxes(row);
     if (offsets instanceof Mp4LocationRefusal) {
       const opened = await openAsOwner(row, 'preview', request.ifNoneMatch);
       return opened.notModified ? opened : Object.assign(opened, { servedAs: 'preview' as const });
@@ -210,7 +174,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
         const opened = await openAsOwner(row, 'playback', request.ifNoneMatch, request.range);
         return opened.notModified ? opened : Object.assign(opened, { servedAs: 'playback' as const });
       }
-      if (variant === 'original' && row.kind === 'video' && canStripVideo(row.media_type)) {
+      if (variant === 'original' && canStripVideo(row)) {
         return openStrippedVideo(row, request);
       }
 
