@@ -103,7 +103,7 @@ export const SharedItemSchema = Type.Object({
   downloadServes: Type.Union([Type.Literal('original'), Type.Literal('preview')], {
     description:
       '`original`: the file with its location removed; `preview`: for formats whose location cannot be removed ' +
-      'without re-encoding (GIF, AVIF, TIFF, HEIC, WebM), the preview is served instead',
+      'without re-encoding (GIF, AVIF, TIFF, WebM), the preview is served instead',
   }),
 });
 export type SharedItem = Static<typeof SharedItemSchema>;

@@ -1,11 +1,13 @@
+import type { Transform } from 'node:stream';
+
 import type { SharedItem, SharedPage, ShareToken } from '../../api/shares.js';
 import type { Variant } from '../../api/images.js';
 import { AppError } from '../../lib/app-error.js';
 import { etagMatches } from '../../lib/etag.js';
 import { toIso } from '../../lib/time.js';
-import { locationStripper, LOCATION_STRIPPABLE } from '../../image/location-strip.js';
+import { locationPatcher, locationStripper, LOCATION_STRIPPABLE } from '../../image/location-strip.js';
 import type { ByteRange } from '../../storage/object-store.js';
-import { mp4LocationStripper, Mp4LocationRefusal } from '../../video/mp4-location.js';
+import { mp4LocationStripper } from '../../video/mp4-location.js';
 import { verifyPassword } from '../auth/password.js';
 import { decodeCursor, encodeCursor } from '../images/cursor.js';
 import type { ImageRow } from '../images/image.repository.js';
@@ -14,7 +16,7 @@ import { isImageId } from '../images/media-url.js';
 import { isTransferRefusal, ownerQuotaResting, shareAccess, type OpenShare } from './share-access.js';
 import type { ShareServiceDeps } from './share-deps.js';
 import { findOwnedShare, findSharedImage, listSharedImages, recordVisit } from './share.repository.js';
-import { canStripVideo, createLocationBoxes } from './video-location.js';
+import { canPatchHeif, canStripVideo, createLocationPlans } from './location-plans.js';
 
 /** A shared photo's media, with the variant actually served (the preview for an original whose location stays). */
 export type SharedMedia = (MediaResponse & { servedAs: Variant }) | NotModified;
@@ -53,7 +55,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
   const { db, signer, media, store } = deps;
   const now = deps.now ?? Date.now;
   const access = shareAccess(deps);
-  const locationBoxes = createLocationBoxes(store);
+  const plans = createLocationPlans(store);
 
   function requirePassword(share: OpenShare, token: string | undefined): void {
     if (share.row.password_hash !== null && !signer.tokenOpens(share.seal, token)) {
@@ -81,7 +83,7 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
         ...(playable(row) ? { video: url('playback') } : {}),
         ...(downloads ? { original: url('original'), download: url('original', true) } : {}),
       },
-      downloadServes: canStrip(row.media_type) || canStripVideo(row) ? 'original' : 'preview',
+      downloadServes: canStrip(row.media_type) || canStripVideo(row) || canPatchHeif(row) ? 'original' : 'preview',
     };
   }
 
@@ -95,22 +97,33 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
     }
   }
 
+  /** How a range of this original (from `start`) is rewritten without its location; undefined: it cannot be. */
+  async function plannedRewrite(row: ImageRow): Promise<((start: number) => Transform) | undefined> {
+    if (canStripVideo(row)) {
+      const offsets = await plans.videoBoxes(row);
+      return offsets && ((start) => mp4LocationStripper(offsets, start));
+    }
+    const patches = await plans.heifPatches(row);
+    return patches && ((start) => locationPatcher(patches, start));
+  }
+
   /**
-   * A video's original (or a range of it) with the boxes that may hold its location renamed `free`:
-   * same length, so ranges and the owner's charge are those of the original. One whose boxes cannot
-   * be walked is served as its preview, as before videos played on links.
+   * A video's or HEIC's original (or a range of it) rewritten in place without its location (a
+   * video's metadata boxes renamed `free`, a HEIC's Exif GPS emptied): same length, so ranges and the
+   * owner's charge are those of the original. One whose structure cannot be read is served as its
+   * preview, as before.
    */
-  async function openStrippedVideo(row: ImageRow, request: SharedMediaRequest): Promise<SharedMedia> {
+  async function openPlanned(row: ImageRow, request: SharedMediaRequest): Promise<SharedMedia> {
     const etag = `"${row.sha256}-shared"`;
     if (etagMatches(request.ifNoneMatch, etag)) return { notModified: true, etag };
-    const offsets = await locationBoxes(row);
-    if (offsets instanceof Mp4LocationRefusal) {
+    const rewrite = await plannedRewrite(row);
+    if (!rewrite) {
       const opened = await openAsOwner(row, 'preview', request.ifNoneMatch);
       return opened.notModified ? opened : Object.assign(opened, { servedAs: 'preview' as const });
     }
     const opened = await openAsOwner(row, 'original', undefined, request.range);
     if (opened.notModified) return opened;
-    const stream = opened.stream.pipe(mp4LocationStripper(offsets, opened.range?.start ?? 0));
+    const stream = opened.stream.pipe(rewrite(opened.range?.start ?? 0));
     opened.stream.on('error', (error) => stream.destroy(error));
     const { contentType, length, totalSize, range, filename } = opened;
     return Object.assign(mediaResponse({ contentType, length, totalSize, range, etag, filename }, undefined, stream), {
@@ -170,13 +183,11 @@ export function createSharedViewService(deps: ShareServiceDeps): SharedViewServi
       if (variant === 'playback') {
         if (!playable(row)) throw new AppError('not_found', 404, 'This video cannot be played from this link.');
         // The copy is made with no metadata at all; the original only when no copy is ready.
-        if (row.playback_state !== 'ready') return openStrippedVideo(row, request);
+        if (row.playback_state !== 'ready') return openPlanned(row, request);
         const opened = await openAsOwner(row, 'playback', request.ifNoneMatch, request.range);
         return opened.notModified ? opened : Object.assign(opened, { servedAs: 'playback' as const });
       }
-      if (variant === 'original' && canStripVideo(row)) {
-        return openStrippedVideo(row, request);
-      }
+      if (variant === 'original' && (canStripVideo(row) || canPatchHeif(row))) return openPlanned(row, request);
 
       if (variant !== 'original' || !canStrip(row.media_type)) {
         // An original whose location cannot be removed without re-encoding: its preview instead.
