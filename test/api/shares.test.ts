@@ -411,6 +411,11 @@ describe('share links', () => {
       const tags = await exiftool(shared.body);
       expect(tags).not.toMatch(/GPS/);
       expect(tags).toMatch(/DateTimeOriginal\s+: 2024:07:14 09:31:02/);
+      // Rewritten in place, so served by range too: the same bytes as that part of the whole.
+      const part = await server.client.fetchMedia(item.urls.original!, { range: 'bytes=100-' });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('accept-ranges')).toBe('bytes');
+      expect(part.body.equals(shared.body.subarray(100))).toBe(true);
     },
   );
 

@@ -172,7 +172,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
           `An original whose location cannot be removed without re-encoding is served as its preview, with ${SERVED_AS_HEADER}: preview. ` +
           '`playback` (urls.video) plays a video whether or not downloads are allowed: its H.264 copy once made ' +
           `(${SERVED_AS_HEADER}: playback), else its MP4/MOV original with the location boxes renamed, same length ` +
-          `(${SERVED_AS_HEADER}: original). A video's playback and original honour Range (206).`,
+          `(${SERVED_AS_HEADER}: original). A video's playback and original, and a HEIC original, honour Range (206).`,
         params: SharedMediaParamsSchema,
         querystring: SharedMediaQuerySchema,
         response: errors(403, 404, 416, 429),
@@ -182,7 +182,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       const { key, imageId, variant } = request.params;
       const { exp, sig, download } = request.query;
       const ifNoneMatch = request.headers['if-none-match'];
-      // Only a video's streams take a range (the service sends photos whole, whatever is asked).
+      // Only a video's streams and the originals rewritten in place take a range; other media are sent whole.
       const range = variant === 'playback' || variant === 'original' ? sharedRange(request.headers.range) : undefined;
       const media = await shares.openShared(keyOrNotFound(key), imageId, variant, { exp, sig, ifNoneMatch, range });
       const caching = {
@@ -199,7 +199,10 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         media.servedAs === 'preview' && variant !== 'preview'
           ? media.filename.replace(/\.[^.]*$/, '') + '.webp'
           : media.filename;
-      const ranged = media.servedAs === 'playback' || (media.servedAs === 'original' && variant === 'playback');
+      // What the service serves by range: a video's streams, and originals rewritten in place (video, HEIC).
+      const ranged =
+        media.servedAs === 'playback' ||
+        (media.servedAs === 'original' && /^(video\/|image\/hei[cf]$)/.test(media.contentType));
       if (media.range) {
         reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
       }
