@@ -261,6 +261,7 @@ describeInBrowser('web UI › share links', () => {
     await expect.poll(() => thumb.count()).toBe(1);
     await expect.poll(() => thumb.locator('.badge').textContent()).toContain('0:02');
     expect(await thumb.getAttribute('aria-label')).toBe('Video 1 of 1');
+    expect(await visitor.page.locator('.intro .meta').textContent()).toContain('1 video');
     await waitForImages(visitor.page, '.thumb img');
     await screenshot(visitor.page, 'shared-video-grid-desktop');
 
