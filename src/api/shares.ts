@@ -82,18 +82,28 @@ export const SharedItemSchema = Type.Object({
   width: Type.Integer(),
   height: Type.Integer(),
   mediaType: Type.String(),
+  kind: Type.Union([Type.Literal('photo'), Type.Literal('video')]),
+  durationMs: Type.Union([Type.Integer(), Type.Null()], { description: 'A video’s duration; null for photos' }),
   filename: Type.Optional(Type.String({ description: 'Only when the owner shows metadata' })),
   takenAt: Type.Optional(When),
   urls: Type.Object({
     thumbnail: Type.String(),
     preview: Type.String(),
+    video: Type.Optional(
+      Type.String({
+        description:
+          'A video’s stream for `<video src>` (Range supported), downloads allowed or not: its H.264 playback copy ' +
+          'once made, else the MP4/MOV original with its location removed. Absent for a video that cannot be ' +
+          'played without its location (a WebM whose copy is not made yet)',
+      }),
+    ),
     original: Type.Optional(Type.String({ description: 'Only when downloads are allowed' })),
     download: Type.Optional(Type.String()),
   }),
   downloadServes: Type.Union([Type.Literal('original'), Type.Literal('preview')], {
     description:
       '`original`: the file with its location removed; `preview`: for formats whose location cannot be removed ' +
-      'without re-encoding (GIF, AVIF, TIFF), the preview is served instead',
+      'without re-encoding (GIF, AVIF, TIFF, WebM), the preview is served instead',
   }),
 });
 export type SharedItem = Static<typeof SharedItemSchema>;
@@ -129,7 +139,12 @@ export type SharedMediaQuery = Static<typeof SharedMediaQuerySchema>;
 export const SharedMediaParamsSchema = Type.Object({
   key: Type.String(),
   imageId: Type.String(),
-  variant: Type.Union([Type.Literal('original'), Type.Literal('preview'), Type.Literal('thumbnail')]),
+  variant: Type.Union([
+    Type.Literal('original'),
+    Type.Literal('preview'),
+    Type.Literal('thumbnail'),
+    Type.Literal('playback'),
+  ]),
 });
 
 export const ArchiveRequestSchema = Type.Object({ ids: Ids });

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { internalRoutes as routes, MEDIA_HEADERS } from '../api/internal.js';
 import type { Variant } from '../api/images.js';
 import { mediaResponse } from '../modules/images/media.service.js';
+import type { ByteRange } from '../storage/object-store.js';
 import type { Archive, SharedMedia } from '../modules/shares/sharing.js';
 import type { SharesClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
@@ -32,6 +33,8 @@ export function httpSharesClient(client: ServiceClient): SharesClient {
     async openShared(key, imageId, variant, request): Promise<SharedMedia> {
       const headers: Record<string, string> = {};
       if (request.ifNoneMatch !== undefined) headers['if-none-match'] = request.ifNoneMatch;
+      // Passed on as it came: only the storage service knows the size it is resolved against.
+      if (request.range) headers.range = request.range.header;
       // Not retried: the storage service charges the owner's transfer when it opens the object.
       const response = await client.call({
         method: routes.openShared.method,
@@ -50,7 +53,7 @@ export function httpSharesClient(client: ServiceClient): SharesClient {
           contentType: header('content-type'),
           length: Number(header('content-length')),
           totalSize: Number(header(MEDIA_HEADERS.totalSize)),
-          range: undefined,
+          range: response.statusCode === 206 ? rangeOf(header('content-range')) : undefined,
           etag: header('etag'),
           filename: decodeURIComponent(header(MEDIA_HEADERS.filename)),
         },
@@ -88,6 +91,12 @@ function archiveOf(response: Dispatcher.ResponseData): Archive {
     length: length === '' ? undefined : Number(length),
     filename: decodeURIComponent(headerOf(response.headers, MEDIA_HEADERS.filename)),
   };
+}
+
+/** The range a 206 answer holds, from its `Content-Range: bytes <start>-<end>/<size>`. */
+function rangeOf(contentRange: string): ByteRange | undefined {
+  const match = /^bytes (\d+)-(\d+)\/\d+$/.exec(contentRange);
+  return match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
 }
 
 function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string {

@@ -1,6 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 
+import { HeifFormatError, readHeifMeta } from './heif-boxes.js';
+
 /**
  * Removing the location from an original without touching its pixels: the metadata segments are
  * rewritten in place, so the file keeps its exact length (the answer's Content-Length and the
@@ -10,13 +12,113 @@ import { crc32 } from 'node:zlib';
  * MAX_SEGMENT_BYTES (a JPEG segment is at most 64 KB anyway); a larger one is blanked as it streams.
  *
  * JPEG: APP1 Exif and XMP segments, of the image and of any image appended after it. PNG: eXIf, and XMP or "Raw profile"
- * text chunks (their CRC recomputed). WebP: EXIF and XMP chunks. Other formats are not handled:
- * `locationStripper` answers undefined for them and callers serve a derivative instead.
+ * text chunks (their CRC recomputed). WebP: EXIF and XMP chunks. HEIC/HEIF: see heifLocationPatches.
+ * Other formats are not handled: `locationStripper` answers undefined for them and callers serve a
+ * derivative instead.
  */
 const MAX_SEGMENT_BYTES = 1024 * 1024;
 
 /** The media types whose originals can be served without their location. */
 export const LOCATION_STRIPPABLE = ['image/jpeg', 'image/png', 'image/webp'] as const;
+
+/**
+ * HEIC/HEIF: the Exif is an item that `iloc` may put anywhere in the file, so its place is found
+ * before the file is streamed (heifLocationPatches) and the stream overwrites those bytes
+ * (locationPatcher). The GPS IFD is emptied in place as for JPEG; XMP (`mime`) items are blanked.
+ */
+export const LOCATION_PATCHABLE = ['image/heic', 'image/heif'] as const;
+
+/** Bytes to write over the file's own at `offset` (same length). */
+export interface BytePatch {
+  offset: number;
+  bytes: Buffer;
+}
+
+/** Reads `length` bytes of the file from `start` (never past its end). */
+export type ReadFileBytes = (start: number, length: number) => Promise<Buffer>;
+
+/** Boxes before `meta` looked at, at most (ftyp, then meta, in every HEIC seen). */
+const MAX_BOXES_BEFORE_META = 16;
+
+/**
+ * The patches that remove a HEIC's location, or undefined when its structure cannot be read within
+ * the bounds (a `meta` ending past MAX_SEGMENT_BYTES, an Exif item larger than that, items in an
+ * unknown place): the caller serves the preview instead. An empty list: nothing to remove.
+ */
+export async function heifLocationPatches(read: ReadFileBytes, size: number): Promise<BytePatch[] | undefined> {
+  let at = 0;
+  let metaEnd: number | undefined;
+  for (let boxes = 0; boxes < MAX_BOXES_BEFORE_META && at + 8 <= size; boxes++) {
+    const head = await read(at, Math.min(16, size - at));
+    const size32 = head.readUInt32BE(0);
+    const type = head.toString('latin1', 4, 8);
+    const length =
+      size32 === 1 && head.length >= 16 ? Number(head.readBigUInt64BE(8)) : size32 === 0 ? size - at : size32;
+    if (length < 8 || at + length > size) return undefined;
+    if (type === 'meta') {
+      metaEnd = at + length;
+      break;
+    }
+    at += length;
+  }
+  if (metaEnd === undefined || metaEnd > MAX_SEGMENT_BYTES) return undefined;
+  const head = await read(0, metaEnd);
+  let meta;
+  try {
+    meta = readHeifMeta(head);
+  } catch (error) {
+    if (error instanceof HeifFormatError || error instanceof RangeError) return undefined;
+    throw error;
+  }
+  const patches: BytePatch[] = [];
+  for (const [id, type] of meta.items) {
+    if (type !== 'Exif' && type !== 'mime') continue;
+    const location = meta.locations.get(id);
+    if (!location) continue;
+    const base = location.method === 0 ? 0 : location.method === 1 && meta.idat ? meta.idat.offset : undefined;
+    if (base === undefined) return undefined;
+    const extents = location.extents.map((extent) => ({
+      offset: base + location.baseOffset + extent.offset,
+      length: extent.length,
+    }));
+    const total = extents.reduce((sum, extent) => sum + extent.length, 0);
+    if (total > MAX_SEGMENT_BYTES || extents.some((e) => e.length === 0 || e.offset + e.length > size))
+      return undefined;
+    const item = Buffer.concat(await Promise.all(extents.map((extent) => read(extent.offset, extent.length))));
+    if (type === 'mime') item.fill(0x20);
+    else {
+      // 4 bytes: where the TIFF header starts after them ("Exif\0\0" usually comes first).
+      const tiffAt = item.length >= 4 ? 4 + item.readUInt32BE(0) : item.length;
+      if (tiffAt >= item.length || !clearGps(item.subarray(tiffAt))) item.fill(0);
+    }
+    let from = 0;
+    for (const extent of extents) {
+      patches.push({ offset: extent.offset, bytes: item.subarray(from, from + extent.length) });
+      from += extent.length;
+    }
+  }
+  return patches.sort((a, b) => a.offset - b.offset);
+}
+
+/** A stream over the file's bytes from `start` that writes `patches` over them where they fall. */
+export function locationPatcher(patches: readonly BytePatch[], start: number): Transform {
+  let position = start;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      const end = position + chunk.length;
+      let out: Buffer | undefined;
+      for (const patch of patches) {
+        const from = Math.max(patch.offset, position);
+        const to = Math.min(patch.offset + patch.bytes.length, end);
+        if (from >= to) continue;
+        out ??= Buffer.from(chunk);
+        patch.bytes.copy(out, from - position, from - patch.offset, to - patch.offset);
+      }
+      position = end;
+      callback(null, out ?? chunk);
+    },
+  });
+}
 
 /** A stream that rewrites an original of `mediaType` without its location, or undefined for other types. */
 export function locationStripper(mediaType: string): Transform | undefined {

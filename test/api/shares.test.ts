@@ -1,8 +1,15 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { signedUpUser, type ErrorBody, type ImageBody } from '../helpers/api.js';
+import { exifOf as heicExifOf, gridHeic, heifEncMissing } from '../helpers/heic.js';
 import { exifOf, makePhoto } from '../helpers/photos.js';
 import { EMBEDDED_ONLY, IN_POD, manualClock, startApiServer, type ApiServer } from './support/server.js';
 import { setUserQuotas, transferCounters, transferFromLog } from './support/state.js';
@@ -40,6 +47,17 @@ interface SharedPageBody {
   archiveUrl?: string;
   items: SharedItemBody[];
   nextCursor: string | null;
+}
+
+/** The tags exiftool reads in `bytes` (exifr 7 cannot read every HEIC's Exif). */
+async function exiftool(bytes: Buffer): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pixa-shares-'));
+  try {
+    await writeFile(path.join(dir, 'file'), bytes);
+    return (await promisify(execFile)('exiftool', ['-a', '-G1', '-s', path.join(dir, 'file')])).stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 let seed = 900;
@@ -363,6 +381,43 @@ describe('share links', () => {
     expect(served.headers.get('x-pixa-served-as')).toBe('preview');
     expect(served.headers.get('content-type')).toBe('image/webp');
   });
+
+  it.skipIf(heifEncMissing)(
+    'location › a HEIC original loses its GPS in place: same length, its date kept',
+    async () => {
+      const owner = await signedUpUser(server.client, 'owner');
+      const photo = await makePhoto({
+        seed: seed++,
+        width: 600,
+        height: 400,
+        gps: true,
+        takenAt: '2024:07:14 09:31:02',
+      });
+      const heic = await gridHeic(photo, 512, { exif: await heicExifOf(photo) });
+      const uploaded = await server.client.upload(owner.token, [
+        { name: 'iphone.heic', data: heic, type: 'image/heic' },
+      ]);
+      expect(uploaded.status).toBe(201);
+      const share = (await createShare(owner.token, { imageIds: [uploaded.body.images[0]!.id] })).body;
+      const item = (await visit(keyOf(share))).body.items[0]!;
+
+      const shared = await server.client.fetchMedia(item.urls.original!);
+
+      expect(item.downloadServes).toBe('original');
+      expect(shared.headers.get('x-pixa-served-as')).toBe('original');
+      expect(shared.headers.get('content-type')).toBe('image/heic');
+      expect(shared.body.length).toBe(heic.length);
+      expect(await exiftool(heic)).toMatch(/GPSLatitude/);
+      const tags = await exiftool(shared.body);
+      expect(tags).not.toMatch(/GPS/);
+      expect(tags).toMatch(/DateTimeOriginal\s+: 2024:07:14 09:31:02/);
+      // Rewritten in place, so served by range too: the same bytes as that part of the whole.
+      const part = await server.client.fetchMedia(item.urls.original!, { range: 'bytes=100-' });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('accept-ranges')).toBe('bytes');
+      expect(part.body.equals(shared.body.subarray(100))).toBe(true);
+    },
+  );
 
   it('transfer › previews and originals seen through a link are charged to the owner, thumbnails are free', async () => {
     const owner = await ownerWithPhotos(1);

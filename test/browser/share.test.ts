@@ -2,6 +2,7 @@ import { expect, test } from 'vitest';
 
 import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
+import { makeMp4WithLocation } from '../helpers/videos.js';
 import { browserSuite, describeInBrowser, DESKTOP, newPage, PHONE, screenshot } from './browser.js';
 import { horizontalOverflow, signIn } from './gallery-page.js';
 import { accessibilityProblems, signedInWithPhotos, uploadPhotos, nav, waitForImages, where } from './library.js';
@@ -238,6 +239,48 @@ describeInBrowser('web UI › share links', () => {
     await screenshot(visitor.page, 'shared-resting-phone');
     expect(await accessibilityProblems(visitor.page)).toEqual([]);
     expect(visitor.problems.filter((problem) => !/status of 429/.test(problem))).toEqual([]);
+    await visitor.context.close();
+  });
+
+  test('a shared video plays for a visitor without an account, with its badge in the grid', async () => {
+    const client = apiClient(suite.server.url);
+    const owner = await signedUpUser(client, 'filmer');
+    const data = await makeMp4WithLocation({ apple: true });
+    const uploaded = await client.upload(owner.token, [{ name: 'holiday.mov', data, type: 'video/quicktime' }]);
+    expect(uploaded.status).toBe(201);
+    const created = await client.request<{ url: string }>('POST', '/api/v1/shares', {
+      token: owner.token,
+      // Playing is viewing: it works on a link that allows no downloads.
+      json: { imageIds: [uploaded.body.images[0]?.id], allowDownload: false },
+    });
+    expect(created.status).toBe(201);
+
+    const visitor = await newPage(suite.browser, DESKTOP);
+    await visitor.page.goto(new URL(created.body.url, suite.server.url).href);
+    const thumb = visitor.page.locator('.thumb');
+    await expect.poll(() => thumb.count()).toBe(1);
+    await expect.poll(() => thumb.locator('.badge').textContent()).toContain('0:02');
+    expect(await thumb.getAttribute('aria-label')).toBe('Video 1 of 1');
+    expect(await visitor.page.locator('.intro .meta').textContent()).toContain('1 video');
+    await waitForImages(visitor.page, '.thumb img');
+    await screenshot(visitor.page, 'shared-video-grid-desktop');
+
+    await thumb.click();
+    const viewer = visitor.page.getByRole('dialog', { name: 'Photo viewer' });
+    const player = viewer.locator('video.player');
+    await player.waitFor();
+    expect(await player.getAttribute('src')).toMatch(/\/playback\?exp=/);
+    expect(await player.getAttribute('poster')).toMatch(/\/preview\?exp=/);
+    expect(await player.getAttribute('controls')).not.toBeNull();
+    await expect
+      .poll(() => player.evaluate((v) => (v as unknown as { readyState: number }).readyState))
+      .toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(() => player.evaluate((v) => Math.round((v as unknown as { duration: number }).duration)))
+      .toBe(2);
+    await screenshot(visitor.page, 'shared-video-lightbox-desktop');
+    expect(await accessibilityProblems(visitor.page)).toEqual([]);
+    expect(visitor.problems).toEqual([]);
     await visitor.context.close();
   });
 });

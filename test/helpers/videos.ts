@@ -151,3 +151,37 @@ export function fakeMp4(): Buffer {
   ftyp.write('isomiso2', 16, 'latin1');
   return Buffer.concat([ftyp, Buffer.from('this is not a video, only text pretending to be one. '.repeat(200))]);
 }
+
+/** The place every clip with a location is recorded at (the Eiffel Tower), as ISO 6709. */
+export const CLIP_LOCATION = '+48.8584+002.2945/';
+
+/**
+ * makeH264Mp4 recorded at CLIP_LOCATION: QuickTime's `moov/udta/©xyz`, and with `apple` (a MOV)
+ * 3GPP's `udta/loci` and Apple's `moov/meta` key com.apple.quicktime.location.ISO6709, as iPhones
+ * write it. `hevc` encodes HEVC instead (which browsers other than Safari play only from a copy).
+ */
+export const makeMp4WithLocation = (options: { apple?: boolean; hevc?: boolean } = {}): Promise<Buffer> =>
+  ffmpeg(options.apple ? 'located.mov' : 'located.mp4', [
+    ...TEST_SOURCE,
+    ...(options.hevc
+      ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1']
+      : ['-c:v', 'libx264', '-preset', 'ultrafast']),
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
+    '-metadata',
+    `location=${CLIP_LOCATION}`,
+    ...(options.apple
+      ? [
+          '-metadata',
+          `com.apple.quicktime.location.ISO6709=${CLIP_LOCATION}`,
+          '-movflags',
+          'use_metadata_tags',
+          '-f',
+          'mov',
+        ]
+      : []),
+    '$OUT',
+  ]);

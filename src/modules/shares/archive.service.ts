@@ -4,7 +4,8 @@ import type { Variant } from '../../api/images.js';
 import { inTransaction } from '../../db/transaction.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
 import { utcDay } from '../../lib/time.js';
-import { locationStripper, LOCATION_STRIPPABLE } from '../../image/location-strip.js';
+import { locationPatcher, locationStripper, LOCATION_STRIPPABLE, type BytePatch } from '../../image/location-strip.js';
+import { mp4LocationStripper } from '../../video/mp4-location.js';
 import { findUserById } from '../auth/user.repository.js';
 import { objectKey, variantFilename, variantSize } from '../images/image-objects.js';
 import type { ImageRow } from '../images/image.repository.js';
@@ -16,6 +17,7 @@ import { reserveTransfer, transferOfDay } from '../usage/transfer.repository.js'
 import { ownerQuotaResting, shareAccess } from './share-access.js';
 import type { ShareServiceDeps } from './share-deps.js';
 import { findOwnedImages, listSharedImages } from './share.repository.js';
+import { canPatchHeif, canStripVideo, createLocationPlans } from './location-plans.js';
 import { zipArchive } from './zip-archive.js';
 
 /** A ZIP being streamed, with its exact size when known and the name to save it under. */
@@ -38,7 +40,8 @@ const MAX_SHARED_ARCHIVE = 10_000;
 interface Part {
   row: ImageRow;
   variant: Variant;
-  strip: boolean;
+  /** A photo's location removed as it streams; a video's boxes renamed `free`, or a HEIC's patches. */
+  strip: boolean | { boxes: readonly number[] } | { patches: readonly BytePatch[] };
 }
 
 /**
@@ -50,6 +53,24 @@ export function createArchiveService(deps: ShareServiceDeps): ArchiveService {
   const { db, dialect, store } = deps;
   const now = deps.now ?? Date.now;
   const access = shareAccess(deps);
+  const plans = createLocationPlans(store);
+
+  /** What of a shared photo or video goes in the ZIP: its original without location, or its preview. */
+  async function sharedPart(row: ImageRow): Promise<Part> {
+    if (canStripVideo(row)) {
+      // Walked before the ZIP starts: one that cannot be is its preview, and the sizes stay exact.
+      const offsets = await plans.videoBoxes(row);
+      return offsets
+        ? { row, variant: 'original', strip: { boxes: offsets } }
+        : { row, variant: 'preview', strip: false };
+    }
+    if (canPatchHeif(row)) {
+      const patches = await plans.heifPatches(row);
+      return patches ? { row, variant: 'original', strip: { patches } } : { row, variant: 'preview', strip: false };
+    }
+    const strip = (LOCATION_STRIPPABLE as readonly string[]).includes(row.media_type);
+    return { row, variant: strip ? 'original' : 'preview', strip };
+  }
 
   async function charge(
     ownerId: string,
@@ -90,8 +111,14 @@ export function createArchiveService(deps: ShareServiceDeps): ArchiveService {
         mtime: row.taken_at,
         async open() {
           const bytes = await store.get(objectKey(row, variant), undefined, variantSize(row, variant));
-          if (!strip) return bytes;
-          const stripped = bytes.pipe(locationStripper(row.media_type)!);
+          if (strip === false) return bytes;
+          const stripped = bytes.pipe(
+            strip === true
+              ? locationStripper(row.media_type)!
+              : 'boxes' in strip
+                ? mp4LocationStripper(strip.boxes, 0)
+                : locationPatcher(strip.patches, 0),
+          );
           bytes.on('error', (error) => stripped.destroy(error));
           return stripped;
         },
@@ -125,10 +152,9 @@ export function createArchiveService(deps: ShareServiceDeps): ArchiveService {
         throw new AppError('download_not_allowed', 403, 'The owner of this link does not allow downloads.');
       }
       const rows = await listSharedImages(db, share.row, MAX_SHARED_ARCHIVE, undefined);
-      const parts = rows.map((row): Part => {
-        const strip = (LOCATION_STRIPPABLE as readonly string[]).includes(row.media_type);
-        return { row, variant: strip ? 'original' : 'preview', strip };
-      });
+      const parts: Part[] = [];
+      // One at a time: a video's moov is read whole (at most 64 MB), a HEIC's meta and Exif (at most 1 MB each).
+      for (const row of rows) parts.push(await sharedPart(row));
       await charge(share.row.owner_id, share.quota, parts, () => ownerQuotaResting(now()));
       const title =
         (share.row.title ?? share.album?.title ?? 'shared-photos').replace(/[^\p{L}\p{N} ._-]/gu, '').trim() ||

@@ -5,7 +5,7 @@ import { createSharedViewService, type SharedViewService } from './shared-view.s
 
 export type { Archive } from './archive.service.js';
 export type { ShareServiceDeps } from './share-deps.js';
-export type { SharedMedia, SharedMediaRequest } from './shared-view.service.js';
+export type { SharedMedia, SharedMediaRequest, SharedRange } from './shared-view.service.js';
 
 /** Share links and ZIP downloads: the owner's links, what visitors see through them, and archives. */
 export interface SharingService extends ShareService, SharedViewService, ArchiveService {}

@@ -25,6 +25,7 @@ import { typed } from '../../http/typed.js';
 import { noSuchLink } from '../../modules/shares/share-access.js';
 import { isShareKey } from '../../modules/shares/share-keys.js';
 import type { Archive } from '../../modules/shares/sharing.js';
+import { sharedRange } from '../share-range.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /**
@@ -165,18 +166,25 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       schema: {
         tags,
         summary:
-          'A shared photo’s thumbnail, preview or original (its location removed), by the signed URL of the page',
-        description: `An original whose location cannot be removed without re-encoding is served as its preview, with ${SERVED_AS_HEADER}: preview.`,
+          'A shared photo’s thumbnail, preview or original (its location removed), or a shared video’s stream ' +
+          '(`playback`), by the signed URL of the page',
+        description:
+          `An original whose location cannot be removed without re-encoding is served as its preview, with ${SERVED_AS_HEADER}: preview. ` +
+          '`playback` (urls.video) plays a video whether or not downloads are allowed: its H.264 copy once made ' +
+          `(${SERVED_AS_HEADER}: playback), else its MP4/MOV original with the location boxes renamed, same length ` +
+          `(${SERVED_AS_HEADER}: original). A video's playback and original, and a HEIC original, honour Range (206).`,
         params: SharedMediaParamsSchema,
         querystring: SharedMediaQuerySchema,
-        response: errors(403, 404, 429),
+        response: errors(403, 404, 416, 429),
       },
     },
     async (request, reply) => {
       const { key, imageId, variant } = request.params;
       const { exp, sig, download } = request.query;
       const ifNoneMatch = request.headers['if-none-match'];
-      const media = await shares.openShared(keyOrNotFound(key), imageId, variant, { exp, sig, ifNoneMatch });
+      // Only a video's streams and the originals rewritten in place take a range; other media are sent whole.
+      const range = variant === 'playback' || variant === 'original' ? sharedRange(request.headers.range) : undefined;
+      const media = await shares.openShared(keyOrNotFound(key), imageId, variant, { exp, sig, ifNoneMatch, range });
       const caching = {
         // Short-lived: a revoked link's photos should not stay in caches for long.
         'cache-control': 'private, max-age=3600',
@@ -187,13 +195,24 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         etag: media.etag,
       };
       if (media.notModified) return reply.status(304).headers(caching).send();
-      const filename = media.servedAs === variant ? media.filename : media.filename.replace(/\.[^.]*$/, '') + '.webp';
+      const filename =
+        media.servedAs === 'preview' && variant !== 'preview'
+          ? media.filename.replace(/\.[^.]*$/, '') + '.webp'
+          : media.filename;
+      // What the service serves by range: a video's streams, and originals rewritten in place (video, HEIC).
+      const ranged =
+        media.servedAs === 'playback' ||
+        (media.servedAs === 'original' && /^(video\/|image\/hei[cf]$)/.test(media.contentType));
+      if (media.range) {
+        reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+      }
       return reply
         .headers(caching)
         .headers({
           'content-type': media.contentType,
           'content-length': String(media.length),
           'content-disposition': contentDisposition(download === '1' ? 'attachment' : 'inline', filename),
+          'accept-ranges': ranged || media.range ? 'bytes' : 'none',
           [SERVED_AS_HEADER]: media.servedAs,
         })
         .send(media.body ?? media.stream);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
 import type { Archive, SharingService } from '../../modules/shares/sharing.js';
+import { sharedRange } from '../share-range.js';
 import { storedMediaHeaders } from './media-lane.js';
 
 export interface ShareRoutesDeps {
@@ -40,9 +41,13 @@ export async function storageShareRoutes(app: FastifyInstance, deps: ShareRoutes
       const media = await sharing.openShared(key, imageId, variant, {
         ...request.query,
         ifNoneMatch: request.headers['if-none-match'],
+        range: sharedRange(request.headers.range),
       });
       if (media.notModified) return reply.status(304).header('etag', media.etag).send();
       reply.headers({ ...storedMediaHeaders(media), [MEDIA_HEADERS.servedAs]: media.servedAs });
+      if (media.range) {
+        reply.status(206).header('content-range', `bytes ${media.range.start}-${media.range.end}/${media.totalSize}`);
+      }
       return reply.send(media.body ?? media.stream);
     },
     { logLevel: 'warn' },
