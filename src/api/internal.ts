@@ -391,7 +391,7 @@ export const internalRoutes = {
     status: 200,
     response: ShareTokenSchema,
   }),
-  /** A shared photo's variant (200 or 304), with MEDIA_HEADERS. */
+  /** A shared photo's variant (200 or 304; 206 for a range of a shared video or HEIC), with MEDIA_HEADERS. */
   openShared: route({
     method: 'GET',
     url: '/internal/shared/:key/images/:imageId/:variant',
