@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
 import type { Browser, Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 import { apiClient, signedUpUser } from '../helpers/api.js';
 import { makePhoto } from '../helpers/photos.js';
@@ -106,4 +107,14 @@ export async function waitForImages(page: Page, selector: string): Promise<void>
 /** A link of the library's navigation (Photos, Albums, Favourites, Shared links, Trash). */
 export function nav(page: Page, name: string): Locator {
   return page.getByRole('navigation', { name: 'Library' }).getByRole('link', { name, exact: true });
+}
+
+/** Waits until the `<video>` has loaded its metadata (a stream the browser can play) and lasts `seconds`. */
+export async function expectPlayable(player: Locator, seconds: number): Promise<void> {
+  await expect
+    .poll(() => player.evaluate((v) => (v as unknown as { readyState: number }).readyState))
+    .toBeGreaterThanOrEqual(1);
+  await expect
+    .poll(() => player.evaluate((v) => Math.round((v as unknown as { duration: number }).duration)))
+    .toBe(seconds);
 }

@@ -5,7 +5,15 @@ import { makePhoto } from '../helpers/photos.js';
 import { makeMp4WithLocation } from '../helpers/videos.js';
 import { browserSuite, describeInBrowser, DESKTOP, newPage, PHONE, screenshot } from './browser.js';
 import { horizontalOverflow, signIn } from './gallery-page.js';
-import { accessibilityProblems, signedInWithPhotos, uploadPhotos, nav, waitForImages, where } from './library.js';
+import {
+  accessibilityProblems,
+  expectPlayable,
+  signedInWithPhotos,
+  uploadPhotos,
+  nav,
+  waitForImages,
+  where,
+} from './library.js';
 
 describeInBrowser('web UI › share links', () => {
   const suite = browserSuite({
@@ -272,12 +280,7 @@ describeInBrowser('web UI › share links', () => {
     expect(await player.getAttribute('src')).toMatch(/\/playback\?exp=/);
     expect(await player.getAttribute('poster')).toMatch(/\/preview\?exp=/);
     expect(await player.getAttribute('controls')).not.toBeNull();
-    await expect
-      .poll(() => player.evaluate((v) => (v as unknown as { readyState: number }).readyState))
-      .toBeGreaterThanOrEqual(1);
-    await expect
-      .poll(() => player.evaluate((v) => Math.round((v as unknown as { duration: number }).duration)))
-      .toBe(2);
+    await expectPlayable(player, 2);
     await screenshot(visitor.page, 'shared-video-lightbox-desktop');
     expect(await accessibilityProblems(visitor.page)).toEqual([]);
     expect(visitor.problems).toEqual([]);

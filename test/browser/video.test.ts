@@ -4,6 +4,7 @@ import { newCredentials } from '../helpers/api.js';
 import { makeH264Mp4, makeRotatedHevcMov } from '../helpers/videos.js';
 import { browserSuite, describeInBrowser, DESKTOP, newPage, screenshot } from './browser.js';
 import { createAccount, dropFiles, waitForThumbnails } from './gallery-page.js';
+import { expectPlayable } from './library.js';
 
 describeInBrowser('web UI › videos', () => {
   const suite = browserSuite({ server: {} });
@@ -34,12 +35,7 @@ describeInBrowser('web UI › videos', () => {
     await player.waitFor();
     expect(await player.getAttribute('src')).toContain('/original?');
     expect(await player.getAttribute('controls')).not.toBeNull();
-    await expect
-      .poll(() => player.evaluate((v) => (v as unknown as { readyState: number }).readyState))
-      .toBeGreaterThanOrEqual(1);
-    await expect
-      .poll(() => player.evaluate((v) => Math.round((v as unknown as { duration: number }).duration)))
-      .toBe(2);
+    await expectPlayable(player, 2);
     await screenshot(page, 'video-lightbox-desktop');
 
     // Arrow keys still move to the other video: the HEVC one plays from the original if this browser
