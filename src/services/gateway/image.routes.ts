@@ -12,7 +12,6 @@ import {
 } from '../../api/images.js';
 
 import { bearerToken, principalOf, requireUser } from '../../http/auth-hook.js';
-import { parseRange } from '../../http/media-headers.js';
 import { typed } from '../../http/typed.js';
 import { fileParts, uploadLimits } from '../../http/upload-parts.js';
 import { AppError, notFound, unauthorized } from '../../lib/app-error.js';
@@ -20,6 +19,7 @@ import { etagMatches } from '../../lib/etag.js';
 import { isStreamedVariant } from '../../modules/images/image-objects.js';
 import { isImageId, VARIANTS, type Variant } from '../../modules/images/media-url.js';
 import { addFastLane } from '../../http/fast-lane.js';
+import { rangeRequest } from '../range-request.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { declinedOpen, mediaAnswerHeaders, mediaCachingHeaders as cachingHeaders, mediaLane } from './media-lane.js';
 
@@ -192,14 +192,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
 
     // Only an original (or a video's copy) with a Range header needs its size first (over HTTP, that is one more call).
     // An unsatisfiable range fails inside open(), before any transfer is charged or logged.
-    const rangeHeader = isStreamedVariant(variant) ? request.headers.range : undefined;
-    const range = rangeHeader
-      ? (size: number) => {
-          const parsed = parseRange(rangeHeader, size);
-          if (parsed === 'unsatisfiable') throw rangeNotSatisfiable(size);
-          return parsed;
-        }
-      : undefined;
+    const range = isStreamedVariant(variant) ? rangeRequest(request.headers.range)?.resolve : undefined;
     // The fast lane may have opened this very request already and failed: its error is the answer.
     const tried = declinedOpen(request.raw);
     if (tried) throw tried.error;
@@ -239,8 +232,3 @@ function imageIdOrNotFound(id: string): string {
   if (!isImageId(id)) throw notFound();
   return id;
 }
-
-const rangeNotSatisfiable = (size: number): AppError =>
-  new AppError('range_not_satisfiable', 416, `The requested range is outside the file of ${size} bytes.`, {
-    'content-range': `bytes */${size}`,
-  });

@@ -25,7 +25,7 @@ import { typed } from '../../http/typed.js';
 import { noSuchLink } from '../../modules/shares/share-access.js';
 import { isShareKey } from '../../modules/shares/share-keys.js';
 import type { Archive } from '../../modules/shares/sharing.js';
-import { sharedRange } from '../share-range.js';
+import { rangeRequest } from '../range-request.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /**
@@ -183,7 +183,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       const { exp, sig, download } = request.query;
       const ifNoneMatch = request.headers['if-none-match'];
       // Only a video's streams and the originals rewritten in place take a range; other media are sent whole.
-      const range = variant === 'playback' || variant === 'original' ? sharedRange(request.headers.range) : undefined;
+      const range = variant === 'playback' || variant === 'original' ? rangeRequest(request.headers.range) : undefined;
       const media = await shares.openShared(keyOrNotFound(key), imageId, variant, { exp, sig, ifNoneMatch, range });
       const caching = {
         // Short-lived: a revoked link's photos should not stay in caches for long.

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
 import type { Archive, SharingService } from '../../modules/shares/sharing.js';
-import { sharedRange } from '../share-range.js';
+import { rangeRequest } from '../range-request.js';
 import { storedMediaHeaders } from './media-lane.js';
 
 export interface ShareRoutesDeps {
@@ -41,7 +41,7 @@ export async function storageShareRoutes(app: FastifyInstance, deps: ShareRoutes
       const media = await sharing.openShared(key, imageId, variant, {
         ...request.query,
         ifNoneMatch: request.headers['if-none-match'],
-        range: sharedRange(request.headers.range),
+        range: rangeRequest(request.headers.range),
       });
       if (media.notModified) return reply.status(304).header('etag', media.etag).send();
       reply.headers({ ...storedMediaHeaders(media), [MEDIA_HEADERS.servedAs]: media.servedAs });

@@ -3,11 +3,12 @@ import { AppError } from '../lib/app-error.js';
 import type { SharedRange } from '../modules/shares/sharing.js';
 
 /**
- * A shared video's Range header, resolved against the size the service finds (the gateway does not
- * know it, and in pod mode passes the header on to the storage service, which does). An unsatisfiable
- * range is a 416 thrown before anything is opened or charged.
+ * A request's Range header, resolved against the size where the bytes are: the gateway may not know
+ * it (a shared video in pod mode passes the header on to the storage service, which does). An
+ * unsatisfiable range is a 416 thrown before anything is opened or charged. Used by the owner's media
+ * routes and by share links alike.
  */
-export function sharedRange(header: string | undefined): SharedRange | undefined {
+export function rangeRequest(header: string | undefined): SharedRange | undefined {
   if (header === undefined || header === '') return undefined;
   return {
     header,
