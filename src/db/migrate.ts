@@ -7,6 +7,7 @@ import * as albumsTrash from './migrations/0004-albums-trash.js';
 import * as videosJobs from './migrations/0005-videos-jobs.js';
 import * as uploads from './migrations/0006-uploads.js';
 import * as shares from './migrations/0007-shares.js';
+import * as liveGalleryIndexes from './migrations/0008-live-gallery-indexes.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-videos-jobs': videosJobs,
   '0006-uploads': uploads,
   '0007-shares': shares,
+  '0008-live-gallery-indexes': liveGalleryIndexes,
 };
 
 /** Migrations compiled into the program, so they ship with the build and need no directory scan. */
