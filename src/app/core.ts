@@ -21,7 +21,7 @@ import { startJobWorker, type JobHandler, type JobWorker } from '../modules/jobs
 import { configureVideoTools } from '../video/ffmpeg-runner.js';
 import { createMediaUrlSigner, type MediaUrlSigner } from '../modules/images/media-url.js';
 import { sweepSafetyWindowMs, UPLOAD_PROCESSING_GRACE_MS } from '../modules/images/sweeper.js';
-import { createEventBatcher } from '../modules/usage/event-batcher.js';
+import { createEventBatcher, type EventBatcher } from '../modules/usage/event-batcher.js';
 import { createStagingBudget, removeStaleStagingFiles } from '../modules/images/upload-staging.js';
 import {
   createResumableUploadService,
@@ -73,29 +73,20 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
   // One budget per process: the decodes of every upload this process serves share it.
   configureDecoding({ concurrency: config.decodeConcurrency, memoryBytes: config.decodeMemoryBytes });
   configureVideoTools(videoToolsOf(config));
-  const database = await openDatabase(config.databaseUrl, {
-    poolSize: config.dbPoolSize,
-    onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),
-  });
+  const database = await openProcessDatabase(config, logger);
   let store: ObjectStore | undefined;
   try {
     if (config.autoMigrate) {
       const applied = await migrateToLatest(database.db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     }
-    const backing = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
-    store =
-      config.cacheBytes > 0
-        ? withSmallObjectCache(backing, { maxBytes: config.cacheBytes, maxObjectBytes: 256 * 1024 })
-        : backing;
+    store = await openObjectStore(config);
     const openedStore = store;
     const tmpDir = path.join(config.dataDir, 'tmp');
     const staleUploads = await removeStaleStagingFiles(tmpDir, sweepSafetyWindowMs(config.requestTimeoutMs));
     if (staleUploads > 0) logger.info({ removed: staleUploads }, 'removed staging files of interrupted uploads');
     const secret = await authSecret(config);
-    const thumbnailEvents = createEventBatcher(database.db, {
-      onError: (error) => logger.warn({ err: error }, 'writing thumbnail events failed; will retry'),
-    });
+    const thumbnailEvents = thumbnailEventBatcher(database, logger);
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
     // Apart from upload staging: a conversion's files are no upload's, and may outlive any request.
@@ -192,6 +183,27 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
     throw error;
   }
 }
+
+/** The process's database pool; a lost idle connection is logged and replaced. */
+export const openProcessDatabase = (config: Readonly<Config>, logger: Logger): Promise<Database> =>
+  openDatabase(config.databaseUrl, {
+    poolSize: config.dbPoolSize,
+    onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),
+  });
+
+/** The configured object store, behind the small-object cache unless PIXA_CACHE_MB is 0. */
+export async function openObjectStore(config: Readonly<Config>): Promise<ObjectStore> {
+  const backing = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
+  return config.cacheBytes > 0
+    ? withSmallObjectCache(backing, { maxBytes: config.cacheBytes, maxObjectBytes: 256 * 1024 })
+    : backing;
+}
+
+/** Where thumbnail views are logged: in batches, retried when a write fails. */
+export const thumbnailEventBatcher = (database: Database, logger: Logger): EventBatcher =>
+  createEventBatcher(database.db, {
+    onError: (error) => logger.warn({ err: error }, 'writing thumbnail events failed; will retry'),
+  });
 
 /** The ffmpeg and ffprobe settings: the storage service runs them, the gateway says whether they exist. */
 export const videoToolsOf = (config: Readonly<Config>) => ({

@@ -9,6 +9,7 @@ import { SERVICE_NAMES, type ServiceName } from '../config/service-table.js';
 import { authSecret, createCore, internalToken, processLogger, type PixaOptions } from './core.js';
 import { createPixa } from './embedded.js';
 import { createGatewayApp } from './gateway-app.js';
+import { openGatewayReads } from './gateway-reads.js';
 import { createInternalApp } from './internal-app.js';
 import { scheduleSweeps } from './maintenance.js';
 
@@ -85,9 +86,12 @@ export async function createPixaProcess(config: Readonly<Config>, options: PixaO
         core.startJobWorker();
       }
       if (config.services.includes('gateway')) {
-        const clients = httpGatewayClients(config, { internalToken: token, metrics, logger });
-        closers.push(() => clients.close());
         const mediaUrls = createMediaUrlSigner(await authSecret(config), config.mediaUrlTtlSeconds, options.now);
+        // Sessions, gallery pages and media are read here from the shared database and store.
+        const reads = await openGatewayReads(config, { logger, metrics, mediaUrls, now: options.now });
+        closers.push(() => reads.close());
+        const clients = reads.over(httpGatewayClients(config, { internalToken: token, metrics, logger }));
+        closers.push(() => clients.close());
         const app = await createGatewayApp(config, { logger, metrics, clients, mediaUrls, remoteClients: true });
         closers.push(() => app.close());
         listeners.unshift({ service: 'gateway', app, ...port('gateway') });

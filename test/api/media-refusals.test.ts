@@ -12,10 +12,9 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-/** The transfer refusals counted where images are opened: the one process, or the pod's storage service. */
+/** The transfer refusals counted where images are opened: the one process, or the pod's gateway (which reads them itself). */
 async function transferRejections(): Promise<number> {
-  const metricsUrl = server.pod ? `http://127.0.0.1:${server.pod.ports.storage}/metrics` : `${server.url}/metrics`;
-  const text = await (await fetch(metricsUrl)).text();
+  const text = await (await fetch(`${server.url}/metrics`)).text();
   return Number(/pixa_quota_rejections_total\{quota="transfer"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 

@@ -172,24 +172,38 @@ describe('pod mode (five processes)', () => {
     expect(text).toContain('pixa_http_request_duration_seconds_bucket');
   });
 
-  test('request id › one request’s id is in the logs of the gateway, auth and storage', async () => {
+  test('request id › a request’s id is in the logs of the gateway and of the service it called', async () => {
     const client = apiClient(pod.gatewayUrl);
-    const { token } = (await client.register(...credentials('reqid'))).body;
-    const requestId = `pod-test-${randomBytes(6).toString('hex')}`;
+    const [username, password] = credentials('reqid');
+    const { token } = (await client.register(username, password)).body;
+    /** The services whose logs hold `requestId`. */
+    const logged = async (requestId: string): Promise<ServiceName[]> => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return SERVICE_NAMES.filter((service) => pod.logLines(service).some((line) => line.reqId === requestId));
+    };
+
+    // An upload: the gateway checks the token itself and streams the photo to the storage service.
+    const uploadId = `pod-test-${randomBytes(6).toString('hex')}`;
     const form = new FormData();
     form.append('file', new Blob([await makePhoto({ seed: 21, width: 300, height: 200 })]), 'traced.jpg');
-    const response = await fetch(`${pod.gatewayUrl}/api/v1/images`, {
+    const uploaded = await fetch(`${pod.gatewayUrl}/api/v1/images`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId },
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': uploadId },
       body: form,
     });
-    expect(response.status).toBe(201);
-    expect(response.headers.get('x-request-id')).toBe(requestId);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const servicesWithId = SERVICE_NAMES.filter((service) =>
-      pod.logLines(service).some((line) => line.reqId === requestId),
-    );
-    expect(servicesWithId).toEqual(expect.arrayContaining(['gateway', 'auth', 'storage']));
+    expect(uploaded.status).toBe(201);
+    expect(uploaded.headers.get('x-request-id')).toBe(uploadId);
+    expect(await logged(uploadId)).toEqual(expect.arrayContaining(['gateway', 'storage']));
+
+    // A sign-in: the auth service checks the password.
+    const loginId = `pod-test-${randomBytes(6).toString('hex')}`;
+    const login = await fetch(`${pod.gatewayUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': loginId },
+      body: JSON.stringify({ username, password }),
+    });
+    expect(login.status).toBe(200);
+    expect(await logged(loginId)).toEqual(expect.arrayContaining(['gateway', 'auth']));
   });
 
   test('errors › cross the internal hop with their status, code, message and Retry-After', async () => {
@@ -224,11 +238,14 @@ describe('pod mode (five processes)', () => {
     expect(storageMetrics).toMatch(/pixa_quota_rejections_total\{quota="transfer"\} [1-9]/);
   });
 
-  test('metrics › count uploads and bytes on the storage service', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${pod.ports.storage}/metrics`)).text();
-    expect(text).toMatch(/pixa_uploaded_images_total\{result="stored"\} [1-9]/);
-    expect(text).toMatch(/pixa_image_bytes_total\{direction="in"\} [1-9]/);
-    expect(text).toMatch(/pixa_image_bytes_total\{direction="out"\} [1-9]/);
+  test('metrics › uploads counted by the storage service, bytes sent by the gateway that sent them', async () => {
+    const storage = await (await fetch(`http://127.0.0.1:${pod.ports.storage}/metrics`)).text();
+    expect(storage).toMatch(/pixa_uploaded_images_total\{result="stored"\} [1-9]/);
+    expect(storage).toMatch(/pixa_image_bytes_total\{direction="in"\} [1-9]/);
+    // The gateway reads media from the store itself: their bytes are counted there, once.
+    const gateway = await (await fetch(`${pod.gatewayUrl}/metrics`)).text();
+    expect(gateway).toMatch(/pixa_image_bytes_total\{direction="out"\} [1-9]/);
+    expect(storage).not.toMatch(/pixa_image_bytes_total\{direction="out"\} [1-9]/);
   });
 });
 

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
 
 import type { SignIn, User } from '../../api/auth.js';
 import type { DeviceSignIn, Principal } from '../../api/internal.js';
@@ -14,6 +13,7 @@ import { checkNewPassword, checkUsername, USERNAME_PATTERN, usernameKey } from '
 import type { DeviceKeys } from './device-keys.js';
 import type { LoginThrottle, SignInAttempt } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { createSessionCheck } from './session-check.js';
 import * as sessions from './session.repository.js';
 import type { TokenSigner } from './token.js';
 import * as users from './user.repository.js';
@@ -70,16 +70,7 @@ export function createAuthService(deps: {
   const now = deps.now ?? Date.now;
   // Verified when the username is unknown, so both failures take the same time.
   const decoyHash = hashPassword(newId());
-  // Active sessions are trusted for SESSION_TRUST_MS after they were read, so a gallery's hundreds of
-  // media requests do not each ask the database. An ending here (sign-out, new password, deleted
-  // account) forgets them at once; on another replica it applies within that time.
-  const activeSessions = new LRUCache<string, { session: Principal; until: number }>({ max: 10_000 });
-  // Bumped by every ending, so a lookup that raced one is not cached with what it read before it.
-  let endings = 0;
-  const forgetUser = (userId: string): void => {
-    endings += 1;
-    for (const [id, entry] of activeSessions.entries()) if (entry.session.userId === userId) activeSessions.delete(id);
-  };
+  const sessionCheck = createSessionCheck({ db, signer, now });
 
   /**
    * Runs `verify` as one sign-in attempt: the throttle counts it as a failure before the argon2 work
@@ -168,27 +159,11 @@ export function createAuthService(deps: {
     },
 
     async logout(sessionId) {
-      endings += 1;
-      activeSessions.delete(sessionId);
+      sessionCheck.forgetSession(sessionId);
       await sessions.revokeSession(db, sessionId, now());
     },
 
-    async authenticate(token) {
-      const claims = await signer.verify(token);
-      if (!claims) throw unauthorized('Your session is invalid or has expired. Sign in again.');
-      const at = now();
-      const known = activeSessions.get(claims.sessionId);
-      if (known && at < known.until && known.session.userId === claims.userId) return known.session;
-      const endingsBefore = endings;
-      const session = await sessions.findActiveSession(db, claims.sessionId, at);
-      if (!session || session.userId !== claims.userId) {
-        throw unauthorized('Your session has ended. Sign in again.');
-      }
-      if (endings === endingsBefore) {
-        activeSessions.set(claims.sessionId, { session, until: Math.min(at + SESSION_TRUST_MS, claims.expiresAt) });
-      }
-      return session;
-    },
+    authenticate: (token) => sessionCheck.authenticate(token),
 
     async changePassword(principal, currentPassword, newPassword, address = 'internal', device) {
       const user = await users.findUserById(db, principal.userId);
@@ -207,7 +182,7 @@ export function createAuthService(deps: {
         // Every session ends, this one too: the caller gets a fresh token below.
         await sessions.revokeUserSessions(trx, user.id, now());
       });
-      forgetUser(user.id);
+      sessionCheck.forgetUser(user.id);
       return startSession(user);
     },
 
@@ -220,13 +195,10 @@ export function createAuthService(deps: {
     async deleteUser(userId) {
       // Sessions go with the account (the foreign key cascades).
       await users.deleteUser(db, userId);
-      forgetUser(userId);
+      sessionCheck.forgetUser(userId);
     },
   };
 }
-
-/** How long another replica may still accept a session that ended elsewhere (the media cache's bound too). */
-export const SESSION_TRUST_MS = 2_000;
 
 const usernameTaken = (): AppError =>
   new AppError('username_taken', 409, 'That username is taken. Choose another one.');

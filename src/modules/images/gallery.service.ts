@@ -19,7 +19,7 @@ export interface GalleryService {
 }
 
 /** The gallery: an account's images a page at a time, one image, and deleting them. */
-export function createGalleryService(deps: ImageServiceDeps): GalleryService {
+export function createGalleryService(deps: Pick<ImageServiceDeps, 'db' | 'signer' | 'store' | 'now'>): GalleryService {
   const { db } = deps;
   const toDto = imageDtoMapper(deps.signer);
 

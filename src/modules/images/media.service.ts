@@ -100,7 +100,7 @@ export interface MediaCacheControl {
 }
 
 export function createMediaService(
-  deps: ImageServiceDeps,
+  deps: Pick<ImageServiceDeps, 'db' | 'dialect' | 'store' | 'quotas' | 'thumbnailEvents' | 'now'>,
   cacheOptions: Partial<Omit<MediaCacheOptions, 'now'>> = {},
 ): MediaService & MediaCacheControl {
   const { db, dialect, store, quotas } = deps;

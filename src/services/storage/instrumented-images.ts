@@ -15,31 +15,43 @@ const QUOTA_CODES: Readonly<Record<string, string>> = {
 export function instrumentImages(images: ImageService, metrics: Metrics): ImageService {
   // Label children made once: prom-client hashes and validates a label object on every inc() given one.
   const bytesIn = metrics.imageBytes.labels({ direction: 'in' });
-  const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
-  async function counted<T>(work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
-      const quota = error instanceof AppError ? QUOTA_CODES[error.code] : undefined;
-      if (quota) metrics.quotaRejections.inc({ quota });
-      throw error;
-    }
-  }
   return {
     ...images,
-    assertCanUpload: (userId) => counted(images.assertCanUpload(userId)),
+    assertCanUpload: (userId) => counted(metrics, images.assertCanUpload(userId)),
     async upload(userId, parts, options) {
-      const uploaded = await counted(images.upload(userId, parts, options));
+      const uploaded = await counted(metrics, images.upload(userId, parts, options));
       for (const image of uploaded) {
         metrics.uploadedImages.inc({ result: image.duplicate ? 'duplicate' : 'stored' });
         bytesIn.inc(image.size);
       }
       return uploaded;
     },
+    open: countedMedia(images, metrics).open,
+  };
+}
+
+/**
+ * Media opened with their bytes counted as sent, and quota refusals counted: where they are opened,
+ * the image service, or in pod mode the gateway's own reads.
+ */
+export function countedMedia<T extends Pick<ImageService, 'open'>>(media: T, metrics: Metrics): T {
+  const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
+  return {
+    ...media,
     async open(userId, imageId, variant, options) {
-      const media = await counted(images.open(userId, imageId, variant, options));
-      if (!media.notModified) bytesOut.inc(media.length);
-      return media;
+      const opened = await counted(metrics, media.open(userId, imageId, variant, options));
+      if (!opened.notModified) bytesOut.inc(opened.length);
+      return opened;
     },
   };
+}
+
+async function counted<T>(metrics: Metrics, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    const quota = error instanceof AppError ? QUOTA_CODES[error.code] : undefined;
+    if (quota) metrics.quotaRejections.inc({ quota });
+    throw error;
+  }
 }

@@ -1,0 +1,116 @@
+import type { Logger } from 'pino';
+
+import type { GatewayClients } from '../clients/clients.js';
+import type { Config } from '../config/config.js';
+import { pingDatabase } from '../db/ping.js';
+import type { Metrics } from '../http/metrics.js';
+import { createSessionCheck, type SessionCheck } from '../modules/auth/session-check.js';
+import { createTokenSigner } from '../modules/auth/token.js';
+import { createImageReads, type ImageReads } from '../modules/images/image.service.js';
+import type { MediaUrlSigner } from '../modules/images/media-url.js';
+import { countedMedia } from '../services/storage/instrumented-images.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { authSecret, openObjectStore, openProcessDatabase, thumbnailEventBatcher } from './core.js';
+
+/**
+ * Pod mode: what the gateway answers itself from the shared database and object store instead of
+ * asking another service over HTTP, because it is most of what a gallery asks for and needs no
+ * service's private state: a token's session, a page of the gallery or one photo, and a photo's
+ * bytes (thumbnails, previews, originals, with their transfer charged by the same conditional
+ * updates as anywhere). Everything that changes state still goes to the service that owns it.
+ *
+ * What it remembers (active sessions, image rows and small bodies) it trusts for 2 s, like every
+ * replica: an ending or a delete made through this gateway is forgotten here at once, one made
+ * anywhere else applies here within that time (media-cache.ts, session-check.ts).
+ */
+export interface GatewayReads {
+  sessions: SessionCheck;
+  images: ImageReads;
+  /** Adds the local reads to the clients calling the other services, and forgets what they change. */
+  over(clients: GatewayClients): GatewayClients;
+  close(): Promise<void>;
+}
+
+export async function openGatewayReads(
+  config: Readonly<Config>,
+  deps: { logger: Logger; metrics: Metrics; mediaUrls: MediaUrlSigner; now?: () => number },
+): Promise<GatewayReads> {
+  const database = await openProcessDatabase(config, deps.logger);
+  let store: ObjectStore | undefined;
+  try {
+    store = await openObjectStore(config);
+    const openedStore = store;
+    const thumbnailEvents = thumbnailEventBatcher(database, deps.logger);
+    const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
+    const images = createImageReads({
+      db: database.db,
+      dialect: database.dialect,
+      store,
+      signer: deps.mediaUrls,
+      quotas,
+      thumbnailEvents,
+      now: deps.now,
+    });
+    const sessions = createSessionCheck({
+      db: database.db,
+      signer: createTokenSigner(await authSecret(config), config.authAlgorithm),
+      now: deps.now,
+    });
+    const media = countedMedia(images, deps.metrics);
+
+    return {
+      sessions,
+      images,
+      over(clients) {
+        const { auth, storage } = clients;
+        /** Runs `change` on the service that owns it, then forgets here what it may have changed. */
+        const thenForget =
+          <A extends unknown[], R>(change: (...args: A) => Promise<R>, forget: (...args: A) => void) =>
+          async (...args: A): Promise<R> => {
+            try {
+              return await change(...args);
+            } finally {
+              forget(...args);
+            }
+          };
+        return {
+          ...clients,
+          auth: {
+            ...auth,
+            authenticate: sessions.authenticate,
+            logout: thenForget(auth.logout, (sessionId) => sessions.forgetSession(sessionId)),
+            changePassword: thenForget(auth.changePassword, (principal) => sessions.forgetUser(principal.userId)),
+            deleteUser: thenForget(auth.deleteUser, (userId) => {
+              sessions.forgetUser(userId);
+              images.forgetOwner(userId);
+            }),
+          },
+          storage: {
+            ...storage,
+            list: images.list,
+            get: images.get,
+            describe: images.describe,
+            open: media.open,
+            remove: thenForget(storage.remove, (_userId, imageId) => images.forgetImage(imageId)),
+            deleteForGood: thenForget(storage.deleteForGood, (_userId, imageId) => images.forgetImage(imageId)),
+            emptyTrash: thenForget(storage.emptyTrash, (userId) => images.forgetOwner(userId)),
+          },
+          readiness: {
+            ...clients.readiness,
+            database: () => pingDatabase(database.db),
+            objectStore: () => openedStore.ping(),
+          },
+        };
+      },
+      async close() {
+        await thumbnailEvents.close().catch(() => undefined);
+        await openedStore.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await store?.close();
+    await database.close();
+    throw error;
+  }
+}
