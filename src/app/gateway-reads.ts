@@ -4,6 +4,7 @@ import type { GatewayClients } from '../clients/clients.js';
 import type { Config } from '../config/config.js';
 import { pingDatabase } from '../db/ping.js';
 import type { Metrics } from '../http/metrics.js';
+import { createAlbumService } from '../modules/albums/album.service.js';
 import { createSessionCheck, type SessionCheck } from '../modules/auth/session-check.js';
 import { createTokenSigner } from '../modules/auth/token.js';
 import { createImageReads, type ImageReads } from '../modules/images/image.service.js';
@@ -15,9 +16,9 @@ import { authSecret, openObjectStore, openProcessDatabase, thumbnailEventBatcher
 /**
  * Pod mode: what the gateway answers itself from the shared database and object store instead of
  * asking another service over HTTP, because it is most of what a gallery asks for and needs no
- * service's private state: a token's session, a page of the gallery or one photo, and a photo's
- * bytes (thumbnails, previews, originals, with their transfer charged by the same conditional
- * updates as anywhere). Everything that changes state still goes to the service that owns it.
+ * service's private state: a token's session, a page of the gallery or of an album, one photo or
+ * album, and a photo's bytes (thumbnails, previews, originals, with their transfer charged by the
+ * same conditional updates as anywhere). Everything that changes state still goes to the service that owns it.
  *
  * What it remembers (active sessions, image rows and small bodies) it trusts for 2 s, like every
  * replica: an ending or a delete made through this gateway is forgotten here at once, one made
@@ -57,6 +58,12 @@ export async function openGatewayReads(
       now: deps.now,
     });
     const media = countedMedia(images, deps.metrics);
+    const albums = createAlbumService({
+      db: database.db,
+      dialect: database.dialect,
+      signer: deps.mediaUrls,
+      now: deps.now,
+    });
 
     return {
       sessions,
@@ -91,6 +98,9 @@ export async function openGatewayReads(
             get: images.get,
             describe: images.describe,
             open: media.open,
+            listAlbums: albums.listAlbums,
+            getAlbum: albums.getAlbum,
+            listAlbumImages: albums.listAlbumImages,
             remove: thenForget(storage.remove, (_userId, imageId) => images.forgetImage(imageId)),
             deleteForGood: thenForget(storage.deleteForGood, (_userId, imageId) => images.forgetImage(imageId)),
             emptyTrash: thenForget(storage.emptyTrash, (userId) => images.forgetOwner(userId)),
