@@ -36,7 +36,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   const authenticated = requireUser(auth);
   // Plain GETs of media by signed URL or token are answered before routing; the routes below answer
   // everything else (HEAD, ranges, errors), and whatever the lane declines.
-  addFastLane(fastify.server, mediaLane(deps, { requestContext: config.mode === 'pod' }));
+  addFastLane(fastify.server, mediaLane(deps));
 
   app.post(
     '/api/v1/images',

@@ -9,7 +9,6 @@ import { contentDisposition } from '../../http/media-headers.js';
 import type { MediaResponse, NotModified } from '../../modules/images/image.service.js';
 import { isStreamedVariant } from '../../modules/images/image-objects.js';
 import type { Variant } from '../../modules/images/media-url.js';
-import { newRequestContext, runInRequestContext } from '../../lib/request-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /** `/api/v1/images/<id>/<variant>` with an optional query; anything else is Fastify's. */
@@ -99,7 +98,7 @@ export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, downl
  * it skips is what a successful media answer never needed: routing, schema validation, hooks and
  * the per-request promise chain of Fastify. Media routes write no access log lines either way.
  */
-export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean } = {}): FastLane {
+export function mediaLane(deps: GatewayDeps): FastLane {
   const { auth, images, mediaUrls } = deps;
   const signedUrls = new LRUCache<string, SignedTarget>({ max: SIGNED_URLS_MAX });
   // Keyed by the cached bytes themselves: dropped with them, and never shared by two images.
@@ -205,10 +204,10 @@ export function mediaLane(deps: GatewayDeps, options: { requestContext?: boolean
     if (!target) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    const served = () => serve(req, res, target, requestId);
-    // In a pod the image service is the storage service over HTTP: its calls carry the request id. A
-    // rejection is a decline: the lane server hands the request to Fastify (fast-lane.ts).
-    return options.requestContext ? runInRequestContext(newRequestContext(requestId), served) : served();
+    // Sessions and media are read in this process in either mode (in a pod from the shared database and
+    // store: app/gateway-reads.ts), so no call leaves it. A rejection is a decline: the lane server
+    // hands the request to Fastify (fast-lane.ts).
+    return serve(req, res, target, requestId);
   };
 }
 
