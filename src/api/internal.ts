@@ -2,16 +2,8 @@ import { Type, type Static, type TSchema } from 'typebox';
 
 import { SignInSchema, UserSchema } from './auth.js';
 import { NoContent } from './errors.js';
-import { AlbumChangesSchema, AlbumListSchema, AlbumSchema, NewAlbumSchema } from './albums.js';
-import {
-  ImageIdsSchema,
-  ImagePageSchema,
-  ImageSchema,
-  PageQuerySchema,
-  UploadedImageSchema,
-  UploadResultSchema,
-  VariantSchema,
-} from './images.js';
+import { AlbumChangesSchema, AlbumSchema, NewAlbumSchema } from './albums.js';
+import { ImageIdsSchema, PageQuerySchema, UploadedImageSchema, UploadResultSchema, VariantSchema } from './images.js';
 import {
   ArchiveRequestSchema,
   CreatedShareSchema,
@@ -79,15 +71,6 @@ const SignedQuery = Type.Object({
 export const ImageParamsSchema = Type.Object({ userId: Id, imageId: Id });
 export const AlbumParamsSchema = Type.Object({ userId: Id, albumId: Id });
 export const UploadParamsSchema = Type.Object({ userId: Id, uploadId: Id });
-export const VariantParamsSchema = Type.Object({
-  userId: Id,
-  imageId: Id,
-  variant: VariantSchema,
-});
-
-/** What a variant would be served with, for a HEAD or a range that needs no body yet. */
-export const VariantInfoSchema = Type.Object({ etag: Type.String(), size: Type.Integer(), contentType: Type.String() });
-export type VariantInfo = Static<typeof VariantInfoSchema>;
 
 /** Who a request acts for: the session it came with and that session's user. */
 export const PrincipalSchema = Type.Object({
@@ -129,25 +112,6 @@ export const internalRoutes = {
     params: UserParamsSchema,
     status: 201,
     response: UploadResultSchema,
-  }),
-  listImages: route({
-    method: 'GET',
-    url: '/internal/users/:userId/images',
-    params: UserParamsSchema,
-    querystring: Type.Object({
-      limit: Type.Integer({ minimum: 1, maximum: 200 }),
-      cursor: Type.Optional(Type.String({ maxLength: 200 })),
-      favorite: Type.Optional(Type.Boolean()),
-    }),
-    status: 200,
-    response: ImagePageSchema,
-  }),
-  getImage: route({
-    method: 'GET',
-    url: '/internal/users/:userId/images/:imageId',
-    params: ImageParamsSchema,
-    status: 200,
-    response: ImageSchema,
   }),
   deleteImage: route({
     method: 'DELETE',
@@ -210,20 +174,6 @@ export const internalRoutes = {
     status: 201,
     response: AlbumSchema,
   }),
-  listAlbums: route({
-    method: 'GET',
-    url: '/internal/users/:userId/albums',
-    params: UserParamsSchema,
-    status: 200,
-    response: AlbumListSchema,
-  }),
-  getAlbum: route({
-    method: 'GET',
-    url: '/internal/users/:userId/albums/:albumId',
-    params: AlbumParamsSchema,
-    status: 200,
-    response: AlbumSchema,
-  }),
   updateAlbum: route({
     method: 'PATCH',
     url: '/internal/users/:userId/albums/:albumId',
@@ -238,14 +188,6 @@ export const internalRoutes = {
     params: AlbumParamsSchema,
     status: 204,
     response: NoContent,
-  }),
-  listAlbumImages: route({
-    method: 'GET',
-    url: '/internal/users/:userId/albums/:albumId/images',
-    params: AlbumParamsSchema,
-    querystring: PageQuerySchema,
-    status: 200,
-    response: ImagePageSchema,
   }),
   addToAlbum: route({
     method: 'PUT',
@@ -263,22 +205,7 @@ export const internalRoutes = {
     status: 200,
     response: AlbumSchema,
   }),
-  describeVariant: route({
-    method: 'GET',
-    url: '/internal/users/:userId/images/:imageId/:variant/meta',
-    params: VariantParamsSchema,
-    status: 200,
-    response: VariantInfoSchema,
-  }),
   /** The variant's bytes as the response body (200, 206 or 304), with MEDIA_HEADERS. */
-  openVariant: route({
-    method: 'GET',
-    url: '/internal/users/:userId/images/:imageId/:variant',
-    params: VariantParamsSchema,
-    status: 200,
-    response: Type.Unknown({ description: 'The bytes of the variant' }),
-    stream: true,
-  }),
 
   // Resumable uploads, on the storage service.
   createUpload: route({
@@ -447,7 +374,6 @@ export const internalRoutes = {
     status: 200,
     response: DeviceSignInSchema,
   }),
-  principal: route({ method: 'GET', url: '/internal/auth/principal', status: 200, response: PrincipalSchema }),
   getUser: route({
     method: 'GET',
     url: '/internal/auth/users/:userId',

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 
-import type { GatewayClients } from '../clients/clients.js';
+import type { GatewayClients, RemoteGatewayClients } from '../clients/clients.js';
 import type { Config } from '../config/config.js';
 import { pingDatabase } from '../db/ping.js';
 import type { Metrics } from '../http/metrics.js';
@@ -27,8 +27,8 @@ import { authSecret, openObjectStore, openProcessDatabase, thumbnailEventBatcher
 export interface GatewayReads {
   sessions: SessionCheck;
   images: ImageReads;
-  /** Adds the local reads to the clients calling the other services, and forgets what they change. */
-  over(clients: GatewayClients): GatewayClients;
+  /** Completes the clients calling the other services with the reads, and forgets what they change. */
+  over(clients: RemoteGatewayClients): GatewayClients;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 
 import { inProcessAuth } from '../clients/in-process.js';
 import type { Config } from '../config/config.js';
-import { addFastLane } from '../http/fast-lane.js';
 import { registerDiskMetrics } from '../http/disk-metrics.js';
 import type { Metrics } from '../http/metrics.js';
 import { createServiceApp } from '../http/service-app.js';
@@ -12,7 +11,6 @@ import { authServiceRoutes } from '../services/auth/auth.routes.js';
 import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { storageMonitorRoutes } from '../services/storage-monitor/storage-monitor.routes.js';
 import { instrumentImages } from '../services/storage/instrumented-images.js';
-import { storageMediaLane } from '../services/storage/media-lane.js';
 import { storageShareRoutes } from '../services/storage/share.routes.js';
 import { storageServiceRoutes } from '../services/storage/storage.routes.js';
 import { storageUploadRoutes } from '../services/storage/upload.routes.js';
@@ -43,13 +41,7 @@ export async function createInternalApp(
       await app.register(authServiceRoutes, { auth: inProcessAuth(core.auth) });
       break;
     case 'storage': {
-      const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
       await registerUploads(app, config);
-      // Whole-variant GETs from the gateway are answered before routing; the routes answer the rest.
-      addFastLane(
-        app.server,
-        storageMediaLane({ images: core.images, internalToken, sent: (bytes) => bytesOut.inc(bytes) }),
-      );
       await app.register(storageServiceRoutes, {
         images: instrumentImages(core.images, metrics),
         albums: core.albums,

@@ -1,13 +1,13 @@
 import { internalRoutes as routes } from '../api/internal.js';
-import type { AuthClient } from './clients.js';
+import type { RemoteAuthClient } from './clients.js';
 import type { ServiceClient } from './http-client.js';
 import { callInternal } from './internal-call.js';
 
 /**
- * The auth service over HTTP (pod mode). Tokens travel in the Authorization header, never in a
- * URL, so they stay out of every log; the device cookie's value travels in the body.
+ * The auth service over HTTP (pod mode). Tokens never travel in a URL, so they stay out of every log;
+ * the device cookie's value travels in the body. The gateway checks tokens itself.
  */
-export function httpAuthClient(client: ServiceClient): AuthClient {
+export function httpAuthClient(client: ServiceClient): RemoteAuthClient {
   return {
     register: (username, password, options = {}) =>
       callInternal(client, routes.register, {
@@ -18,8 +18,6 @@ export function httpAuthClient(client: ServiceClient): AuthClient {
     logout: async (sessionId) => {
       await callInternal(client, routes.logout, { json: { sessionId } });
     },
-    authenticate: (token) =>
-      callInternal(client, routes.principal, { headers: { authorization: `Bearer ${token}` }, retry: true }),
     changePassword: (principal, currentPassword, newPassword, address, device) =>
       callInternal(client, routes.changePassword, {
         json: { principal, currentPassword, newPassword, address, device },

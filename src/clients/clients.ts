@@ -39,3 +39,23 @@ export interface GatewayClients {
   readiness: Record<string, () => Promise<unknown>>;
   close(): Promise<void>;
 }
+
+/**
+ * What the gateway answers itself in pod mode, from the shared database and store
+ * (app/gateway-reads.ts): a token's session, pages, photos and albums, and the photos' bytes.
+ */
+export type StorageReads = Pick<
+  StorageClient,
+  'list' | 'get' | 'describe' | 'open' | 'listAlbums' | 'getAlbum' | 'listAlbumImages'
+>;
+
+/** The storage service over HTTP: everything but the reads, which the gateway makes itself. */
+export type RemoteStorageClient = Omit<StorageClient, keyof StorageReads>;
+/** The auth service over HTTP: accounts, passwords and sessions; the gateway checks tokens itself. */
+export type RemoteAuthClient = Omit<AuthClient, 'authenticate'>;
+
+/** The gateway's clients over HTTP (pod mode), before its own reads complete them. */
+export interface RemoteGatewayClients extends Omit<GatewayClients, 'auth' | 'storage'> {
+  auth: RemoteAuthClient;
+  storage: RemoteStorageClient;
+}

@@ -42,21 +42,10 @@ export interface CallOptions {
 }
 
 /** A whole answer in memory. */
-export interface BufferedResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
 /** One connection pool to one internal service, with Pixa's error format on both sides. */
 export interface ServiceClient {
   /** The answer with its body unread (a stream); a 4xx/5xx answer is thrown as the same AppError. */
   call(options: CallOptions): Promise<Dispatcher.ResponseData>;
-  /**
-   * The answer read whole, with no stream in between (for small bodies on the hot path: a thumbnail),
-   * errors as `call` throws them. Never retried; takes no request body.
-   */
-  buffered(options: Omit<CallOptions, 'body' | 'json' | 'retry' | 'bodyFailure' | 'signal'>): Promise<BufferedResponse>;
   /** The parsed JSON answer, or undefined for 204. */
   json<T>(options: CallOptions): Promise<T>;
   close(): Promise<void>;
@@ -96,40 +85,6 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     const requestId = currentRequestId();
     if (requestId) headers['x-request-id'] = requestId;
     return headers;
-  }
-
-  /** One request through the pool's dispatcher, its body gathered in memory (no Readable, no promise per chunk). */
-  function dispatchBuffered(call: Parameters<ServiceClient['buffered']>[0]): Promise<BufferedResponse> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let statusCode = 0;
-      let headers: BufferedResponse['headers'] = {};
-      pool.dispatch(
-        {
-          method: call.method,
-          path: call.path,
-          headers: headersOf(call),
-          headersTimeout: call.headersTimeoutMs ?? timeoutMs,
-        },
-        {
-          // undici takes a handler in this form when it has onRequestStart.
-          onRequestStart() {},
-          onResponseStart(_controller, status, responseHeaders) {
-            statusCode = status;
-            headers = responseHeaders;
-          },
-          onResponseData(_controller, chunk) {
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-          },
-          onResponseError(_controller, error) {
-            reject(error);
-          },
-        },
-      );
-    });
   }
 
   async function send(call: CallOptions): Promise<Dispatcher.ResponseData> {
@@ -184,17 +139,6 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
 
   return {
     call,
-    async buffered(request) {
-      let response: BufferedResponse;
-      try {
-        response = await dispatchBuffered(request);
-      } catch (error) {
-        throw unreachable(error, request);
-      }
-      if (response.statusCode < 400) return response;
-      if (response.statusCode >= 500) metrics.internalCallFailures.inc({ target, reason: 'server_error' });
-      throw errorFrom(response.body, response.statusCode, response.headers, label);
-    },
     async json<T>(request: CallOptions): Promise<T> {
       const response = await call(request);
       if (response.statusCode === 204) {

@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Metrics } from '../http/metrics.js';
 import { SERVICES, type ServiceName } from '../config/service-table.js';
 import { httpAuthClient } from './auth.client.js';
-import type { GatewayClients } from './clients.js';
+import type { RemoteGatewayClients } from './clients.js';
 import { createServiceClient, type ServiceClient } from './http-client.js';
 import { httpStorageClient } from './image.client.js';
 import { httpUploadsClient } from './upload.client.js';
@@ -13,12 +13,13 @@ import { httpUsageClient } from './usage.client.js';
 
 /**
  * The gateway's clients in pod mode: one keep-alive pool per service, at
- * `http://127.0.0.1:<port>` (the containers of a pod share one network namespace).
+ * `http://127.0.0.1:<port>` (the containers of a pod share one network namespace). What the gateway
+ * reads itself completes them (app/gateway-reads.ts).
  */
 export function httpGatewayClients(
   config: Readonly<Config>,
   deps: { internalToken: string; metrics: Metrics; logger: Logger },
-): GatewayClients {
+): RemoteGatewayClients {
   const host = ['0.0.0.0', '::', ''].includes(config.internalHost) ? '127.0.0.1' : config.internalHost;
   const clientOf = (service: Exclude<ServiceName, 'gateway'>): ServiceClient =>
     createServiceClient({

@@ -549,7 +549,8 @@ describe('upload › limits', () => {
         expect(settled).toBe(true);
         return bytesIn;
       },
-      { timeout: 10_000, interval: 250 },
+      // Its staged parts may wait for decodes of the suite's other uploads (the decode budget) first.
+      { timeout: 30_000, interval: 250 },
     );
     await expectChargedNotStored(limited, user, received, IN_POD ? 400 : 413);
     return received;

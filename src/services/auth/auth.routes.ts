@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 import { internalRoutes as routes } from '../../api/internal.js';
-import { bearerToken } from '../../http/auth-hook.js';
 import { internalRoute } from '../../http/internal-route.js';
-import { unauthorized } from '../../lib/app-error.js';
 import type { AuthClient } from '../../clients/clients.js';
 
 /**
@@ -25,12 +23,6 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
   internalRoute(app, routes.logout, async (request, reply) => {
     await auth.logout(request.body.sessionId);
     return reply.status(204).send();
-  });
-
-  internalRoute(app, routes.principal, async (request) => {
-    const token = bearerToken(request);
-    if (!token) throw unauthorized();
-    return auth.authenticate(token);
   });
 
   internalRoute(app, routes.changePassword, async (request) => {

@@ -36,12 +36,6 @@ export function libraryRoutes(app: FastifyInstance, images: ImageService, albums
     reply.status(201).send(await albums.createAlbum(request.params.userId, request.body)),
   );
 
-  internalRoute(app, routes.listAlbums, async (request) => albums.listAlbums(request.params.userId));
-
-  internalRoute(app, routes.getAlbum, async (request) =>
-    albums.getAlbum(request.params.userId, request.params.albumId),
-  );
-
   internalRoute(app, routes.updateAlbum, async (request) =>
     albums.updateAlbum(request.params.userId, request.params.albumId, request.body),
   );
@@ -50,10 +44,6 @@ export function libraryRoutes(app: FastifyInstance, images: ImageService, albums
     await albums.deleteAlbum(request.params.userId, request.params.albumId);
     return reply.status(204).send();
   });
-
-  internalRoute(app, routes.listAlbumImages, async (request) =>
-    albums.listAlbumImages(request.params.userId, request.params.albumId, request.query.limit, request.query.cursor),
-  );
 
   internalRoute(app, routes.addToAlbum, async (request) =>
     albums.addToAlbum(request.params.userId, request.params.albumId, request.body.ids),

@@ -2,9 +2,18 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 
 import { internalRoutes as routes, MEDIA_HEADERS } from '../../api/internal.js';
 import { internalRoute } from '../../http/internal-route.js';
+import type { MediaResponse } from '../../modules/images/image.service.js';
 import type { Archive, SharingService } from '../../modules/shares/sharing.js';
 import { rangeRequest } from '../range-request.js';
-import { storedMediaHeaders } from './media-lane.js';
+
+/** The headers of a shared variant the storage service sends the gateway: its type, size, ETag and name. */
+const storedMediaHeaders = (media: MediaResponse): Record<string, string> => ({
+  'content-type': media.contentType,
+  'content-length': String(media.length),
+  etag: media.etag,
+  [MEDIA_HEADERS.totalSize]: String(media.totalSize),
+  [MEDIA_HEADERS.filename]: encodeURIComponent(media.filename),
+});
 
 export interface ShareRoutesDeps {
   sharing: SharingService;
