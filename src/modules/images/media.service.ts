@@ -63,24 +63,46 @@ export interface VariantInfo {
 /**
  * A media answer with its bytes: the buffer of a small variant read whole (sent with one write), or
  * the stream of a larger one. A caller that wants a stream of a buffered answer gets one made on its
- * first read, so the hot path that sends the buffer never builds one.
+ * first read, so the hot path that sends the buffer never builds one. A class, so that the getter is
+ * its prototype's and not a new accessor on every answer.
  */
-export function mediaResponse(
+class Media implements MediaResponse {
+  readonly notModified = false as const;
+  readonly contentType: string;
+  readonly length: number;
+  readonly totalSize: number;
+  readonly range: ByteRange | undefined;
+  readonly etag: string;
+  readonly filename: string;
+  readonly body: Buffer | undefined;
+  #stream: Readable | undefined;
+
+  constructor(
+    fields: Omit<MediaResponse, 'notModified' | 'body' | 'stream'>,
+    body: Buffer | undefined,
+    stream: Readable | undefined,
+  ) {
+    this.contentType = fields.contentType;
+    this.length = fields.length;
+    this.totalSize = fields.totalSize;
+    this.range = fields.range;
+    this.etag = fields.etag;
+    this.filename = fields.filename;
+    this.body = body;
+    this.#stream = stream;
+  }
+
+  get stream(): Readable {
+    this.#stream ??= Readable.from([this.body!]);
+    return this.#stream;
+  }
+}
+
+export const mediaResponse = (
   fields: Omit<MediaResponse, 'notModified' | 'body' | 'stream'>,
   body: Buffer | undefined,
   stream: Readable | undefined,
-): MediaResponse {
-  let made = stream;
-  return {
-    notModified: false,
-    ...fields,
-    body,
-    get stream(): Readable {
-      made ??= Readable.from([body!]);
-      return made;
-    },
-  };
-}
+): MediaResponse => new Media(fields, body, stream);
 
 export interface MediaService {
   /**

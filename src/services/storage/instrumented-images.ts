@@ -1,6 +1,6 @@
 import type { Metrics } from '../../http/metrics.js';
 import { AppError } from '../../lib/app-error.js';
-import type { ImageService } from '../../modules/images/image.service.js';
+import type { ImageService, MediaResponse, NotModified } from '../../modules/images/image.service.js';
 
 const QUOTA_CODES: Readonly<Record<string, string>> = {
   storage_quota_exceeded: 'storage',
@@ -36,13 +36,18 @@ export function instrumentImages(images: ImageService, metrics: Metrics): ImageS
  */
 export function countedMedia<T extends Pick<ImageService, 'open'>>(media: T, metrics: Metrics): T {
   const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
+  const sent = (opened: MediaResponse | NotModified): MediaResponse | NotModified => {
+    if (!opened.notModified) bytesOut.inc(opened.length);
+    return opened;
+  };
+  const refused = (error: unknown): never => {
+    countRefusal(metrics, error);
+    throw error;
+  };
   return {
     ...media,
-    async open(userId, imageId, variant, options) {
-      const opened = await counted(metrics, media.open(userId, imageId, variant, options));
-      if (!opened.notModified) bytesOut.inc(opened.length);
-      return opened;
-    },
+    // One promise per request on the hot path: no async wrapper around the service's own.
+    open: (userId, imageId, variant, options) => media.open(userId, imageId, variant, options).then(sent, refused),
   };
 }
 
@@ -50,8 +55,13 @@ async function counted<T>(metrics: Metrics, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    const quota = error instanceof AppError ? QUOTA_CODES[error.code] : undefined;
-    if (quota) metrics.quotaRejections.inc({ quota });
+    countRefusal(metrics, error);
     throw error;
   }
+}
+
+/** Counts a refusal for a quota, by quota; any other error is not counted here. */
+function countRefusal(metrics: Metrics, error: unknown): void {
+  const quota = error instanceof AppError ? QUOTA_CODES[error.code] : undefined;
+  if (quota) metrics.quotaRejections.inc({ quota });
 }
