@@ -16,7 +16,10 @@ interface ImageElement {
   complete: boolean;
   naturalWidth: number;
 }
-declare const document: { querySelectorAll(selector: string): Iterable<ImageElement> & ArrayLike<ImageElement> };
+declare const document: {
+  querySelectorAll(selector: string): Iterable<ImageElement> & ArrayLike<ImageElement>;
+  getAnimations(): { playState: string }[];
+};
 
 interface AxeViolation {
   id: string;
@@ -34,6 +37,8 @@ let axeSource: Promise<string> | undefined;
  */
 export async function accessibilityProblems(page: Page): Promise<string[]> {
   axeSource ??= readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+  // axe reads colours as they are drawn: a toast or dialog still fading in has too little contrast.
+  await page.waitForFunction(() => document.getAnimations().every((animation) => animation.playState !== 'running'));
   // Evaluated rather than added as a <script>: Pixa's Content-Security-Policy rightly refuses inline scripts.
   await page.evaluate(await axeSource);
   const violations = await page.evaluate(async () => {
