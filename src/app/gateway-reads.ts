@@ -98,6 +98,7 @@ export async function openGatewayReads(
             get: images.get,
             describe: images.describe,
             open: media.open,
+            openCached: media.openCached,
             listAlbums: albums.listAlbums,
             getAlbum: albums.getAlbum,
             listAlbumImages: albums.listAlbumImages,

@@ -46,7 +46,7 @@ export interface GatewayClients {
  */
 export type StorageReads = Pick<
   StorageClient,
-  'list' | 'get' | 'describe' | 'open' | 'listAlbums' | 'getAlbum' | 'listAlbumImages'
+  'list' | 'get' | 'describe' | 'open' | 'openCached' | 'listAlbums' | 'getAlbum' | 'listAlbumImages'
 >;
 
 /** The storage service over HTTP: everything but the reads, which the gateway makes itself. */

@@ -9,12 +9,13 @@ export interface LaneAnswer {
 
 /**
  * Answers a few hot requests before Fastify routes them: returns `false` at once for a request it
- * does not take; otherwise a promise of its answer, or of `false` when it declined after a look
- * (then it wrote nothing, and Fastify answers the request from the start, errors included). A
- * rejected promise is a decline too (or, once headers were sent, ends the response). A lane writes
- * only complete, successful answers; everything else is Fastify's.
+ * does not take; the answer it has already written, when it needed nothing it had to wait for;
+ * otherwise a promise of its answer, or of `false` when it declined after a look (then it wrote
+ * nothing, and Fastify answers the request from the start, errors included). A rejected promise is a
+ * decline too (or, once headers were sent, ends the response). A lane writes only complete,
+ * successful answers; everything else is Fastify's.
  */
-export type FastLane = (req: IncomingMessage, res: ServerResponse) => false | Promise<LaneAnswer | false>;
+export type FastLane = (req: IncomingMessage, res: ServerResponse) => false | LaneAnswer | Promise<LaneAnswer | false>;
 
 /** Called for every answer a lane sent, with its duration in seconds. */
 export type LaneObserver = (method: string, answer: LaneAnswer, seconds: number) => void;
@@ -69,12 +70,14 @@ export function createLaneServer(
         const start = performance.now();
         const taken = lane(req, res);
         if (taken === false) continue;
+        const answered = (answer: LaneAnswer): void => {
+          const seconds = (performance.now() - start) / 1000;
+          for (const observe of lanes.observers) observe(req.method ?? 'GET', answer, seconds);
+        };
+        if (!(taken instanceof Promise)) return answered(taken);
         taken.then(
-          (answer) => {
-            if (answer === false) return res.headersSent ? res.destroy() : fastifyHandler(req, res);
-            const seconds = (performance.now() - start) / 1000;
-            for (const observe of lanes.observers) observe(req.method ?? 'GET', answer, seconds);
-          },
+          (answer) =>
+            answer === false ? (res.headersSent ? res.destroy() : fastifyHandler(req, res)) : answered(answer),
           () => (res.headersSent ? res.destroy() : fastifyHandler(req, res)),
         );
         return;

@@ -111,6 +111,17 @@ export interface MediaService {
    * a matching `ifNoneMatch` answers NotModified before the range, the object or any charge.
    */
   open(userId: string, imageId: string, variant: Variant, options?: OpenOptions): Promise<MediaResponse | NotModified>;
+  /**
+   * open() without a promise, for what the media cache answers alone: a 304 for a fresh cached
+   * entry, or a thumbnail whose bytes it holds (free of quota, its view logged in the batch).
+   * Undefined for everything else, which open() answers.
+   */
+  openCached(
+    userId: string,
+    imageId: string,
+    variant: Variant,
+    ifNoneMatch?: string,
+  ): MediaResponse | NotModified | undefined;
   /** A variant's ETag, size and type, without opening or charging anything. */
   describe(userId: string, imageId: string, variant: Variant): Promise<VariantInfo>;
 }
@@ -241,6 +252,29 @@ export function createMediaService(
     async describe(userId, imageId, variant) {
       const { row } = await lookupVariant(userId, imageId, variant);
       return { etag: etagOf(row, variant), size: variantSize(row, variant), contentType: contentTypeOf(row, variant) };
+    },
+
+    openCached(userId, imageId, variant, ifNoneMatch) {
+      const entry = cachedVariant(userId, imageId, variant);
+      if (!entry) return undefined;
+      const { etag, key, size, contentType, filename } = factsOf(entry, variant);
+      if (etagMatches(ifNoneMatch, etag)) return { notModified: true, etag };
+      const body = entry.bodies[variant];
+      if (variant !== 'thumbnail' || !body || !deps.thumbnailEvents) return undefined;
+      deps.thumbnailEvents.add({
+        at: now(),
+        user_id: userId,
+        image_id: entry.row.id,
+        operation: 'download',
+        object_key: key,
+        bytes: size,
+        status: 200,
+      });
+      return mediaResponse(
+        { contentType, length: size, totalSize: size, range: undefined, etag, filename },
+        body,
+        undefined,
+      );
     },
 
     async open(userId, imageId, variant, options = {}) {

@@ -120,6 +120,26 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     return headers;
   }
 
+  /** Writes a 304, or a 200 of bytes in memory, with one write; undefined for a body still to stream. */
+  function writeHeld(
+    res: ServerResponse,
+    media: MediaResponse | NotModified,
+    target: { variant: Variant; download: boolean },
+    requestId: string,
+  ): LaneAnswer | undefined {
+    const route = ROUTES[target.variant];
+    if (media.notModified) {
+      res.writeHead(304, notModifiedHeaders(media.etag, requestId)).end();
+      return { route, status: 304 };
+    }
+    const body = media.body;
+    if (!body) return undefined;
+    res
+      .writeHead(200, [...headersOf(media, body, target.variant, target.download), 'x-request-id', requestId])
+      .end(body);
+    return { route, status: 200 };
+  }
+
   async function serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -142,15 +162,7 @@ export function mediaLane(deps: GatewayDeps): FastLane {
       declined.set(req, error);
       throw error;
     }
-    if (media.notModified) {
-      res.writeHead(304, notModifiedHeaders(media.etag, requestId)).end();
-      return { route: ROUTES[variant], status: 304 };
-    }
-    const body = media.body;
-    if (body) {
-      res.writeHead(200, [...headersOf(media, body, variant, target.download), 'x-request-id', requestId]).end(body);
-      return { route: ROUTES[variant], status: 200 };
-    }
+    if (media.notModified || media.body) return writeHeld(res, media, target, requestId) ?? false;
     const headers = mediaAnswerHeaders(media, variant, target.download);
     headers['x-request-id'] = requestId;
     res.writeHead(200, headers);
@@ -204,6 +216,12 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     if (!target) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    // A signed thumbnail the media cache holds, or a 304 it can tell, is answered without a promise.
+    if (target.userId !== undefined) {
+      const held = images.openCached(target.userId, target.id, target.variant, req.headers['if-none-match']);
+      const written = held && writeHeld(res, held, target, requestId);
+      if (written) return written;
+    }
     // Sessions and media are read in this process in either mode (in a pod from the shared database and
     // store: app/gateway-reads.ts), so no call leaves it. A rejection is a decline: the lane server
     // hands the request to Fastify (fast-lane.ts).

@@ -15,6 +15,7 @@ const QUOTA_CODES: Readonly<Record<string, string>> = {
 export function instrumentImages(images: ImageService, metrics: Metrics): ImageService {
   // Label children made once: prom-client hashes and validates a label object on every inc() given one.
   const bytesIn = metrics.imageBytes.labels({ direction: 'in' });
+  const media = countedMedia(images, metrics);
   return {
     ...images,
     assertCanUpload: (userId) => counted(metrics, images.assertCanUpload(userId)),
@@ -26,7 +27,8 @@ export function instrumentImages(images: ImageService, metrics: Metrics): ImageS
       }
       return uploaded;
     },
-    open: countedMedia(images, metrics).open,
+    open: media.open,
+    openCached: media.openCached,
   };
 }
 
@@ -34,7 +36,7 @@ export function instrumentImages(images: ImageService, metrics: Metrics): ImageS
  * Media opened with their bytes counted as sent, and quota refusals counted: where they are opened,
  * the image service, or in pod mode the gateway's own reads.
  */
-export function countedMedia<T extends Pick<ImageService, 'open'>>(media: T, metrics: Metrics): T {
+export function countedMedia<T extends Pick<ImageService, 'open' | 'openCached'>>(media: T, metrics: Metrics): T {
   const bytesOut = metrics.imageBytes.labels({ direction: 'out' });
   const sent = (opened: MediaResponse | NotModified): MediaResponse | NotModified => {
     if (!opened.notModified) bytesOut.inc(opened.length);
@@ -48,6 +50,10 @@ export function countedMedia<T extends Pick<ImageService, 'open'>>(media: T, met
     ...media,
     // One promise per request on the hot path: no async wrapper around the service's own.
     open: (userId, imageId, variant, options) => media.open(userId, imageId, variant, options).then(sent, refused),
+    openCached(userId, imageId, variant, ifNoneMatch) {
+      const opened = media.openCached(userId, imageId, variant, ifNoneMatch);
+      return opened && sent(opened);
+    },
   };
 }
 
