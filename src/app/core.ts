@@ -73,20 +73,13 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
   // One budget per process: the decodes of every upload this process serves share it.
   configureDecoding({ concurrency: config.decodeConcurrency, memoryBytes: config.decodeMemoryBytes });
   configureVideoTools(videoToolsOf(config));
-  const database = await openProcessDatabase(config, logger);
-  let store: ObjectStore | undefined;
+  const backing = await openBacking(config, logger, { migrate: config.autoMigrate });
+  const { database, store, thumbnailEvents } = backing;
   try {
-    if (config.autoMigrate) {
-      const applied = await migrateToLatest(database.db);
-      if (applied.length > 0) logger.info({ applied }, 'database migrated');
-    }
-    store = await openObjectStore(config);
-    const openedStore = store;
     const tmpDir = path.join(config.dataDir, 'tmp');
     const staleUploads = await removeStaleStagingFiles(tmpDir, sweepSafetyWindowMs(config.requestTimeoutMs));
     if (staleUploads > 0) logger.info({ removed: staleUploads }, 'removed staging files of interrupted uploads');
     const secret = await authSecret(config);
-    const thumbnailEvents = thumbnailEventBatcher(database, logger);
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
     const mediaUrls = createMediaUrlSigner(secret, config.mediaUrlTtlSeconds, options.now);
     // Apart from upload staging: a conversion's files are no upload's, and may outlive any request.
@@ -172,38 +165,68 @@ export async function createCore(config: Readonly<Config>, options: PixaOptions 
       },
       async close() {
         await worker?.stop();
-        await thumbnailEvents.close().catch(() => undefined);
-        await openedStore.close();
-        await database.close();
+        await backing.close();
       },
     };
   } catch (error) {
-    await store?.close();
-    await database.close();
+    await backing.close();
     throw error;
   }
 }
 
-/** The process's database pool; a lost idle connection is logged and replaced. */
-export const openProcessDatabase = (config: Readonly<Config>, logger: Logger): Promise<Database> =>
-  openDatabase(config.databaseUrl, {
+/** What a process that serves images holds open: the database pool, the object store, and the views logged to it. */
+export interface Backing {
+  database: Database;
+  store: ObjectStore;
+  /** Where thumbnail views are logged: in batches, retried when a write fails. */
+  thumbnailEvents: EventBatcher;
+  /** Writes the views still queued, then closes the store and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database pool (migrating it when `migrate`), the object store (behind the small-object
+ * cache unless PIXA_CACHE_MB is 0) and the batch of thumbnail views: for the core of every process,
+ * and for a pod's gateway, which reads from them itself (gateway-reads.ts).
+ */
+export async function openBacking(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: { migrate: boolean },
+): Promise<Backing> {
+  const database = await openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     onIdleError: (error) => logger.warn({ err: error }, 'database connection lost; it will be replaced'),
   });
-
-/** The configured object store, behind the small-object cache unless PIXA_CACHE_MB is 0. */
-export async function openObjectStore(config: Readonly<Config>): Promise<ObjectStore> {
-  const backing = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
-  return config.cacheBytes > 0
-    ? withSmallObjectCache(backing, { maxBytes: config.cacheBytes, maxObjectBytes: 256 * 1024 })
-    : backing;
-}
-
-/** Where thumbnail views are logged: in batches, retried when a write fails. */
-export const thumbnailEventBatcher = (database: Database, logger: Logger): EventBatcher =>
-  createEventBatcher(database.db, {
+  let store: ObjectStore;
+  try {
+    if (options.migrate) {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    }
+    const backing = await createObjectStore(config.storageUrl, { azureConnectionString: config.azureConnectionString });
+    store =
+      config.cacheBytes > 0
+        ? withSmallObjectCache(backing, { maxBytes: config.cacheBytes, maxObjectBytes: 256 * 1024 })
+        : backing;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const thumbnailEvents = createEventBatcher(database.db, {
     onError: (error) => logger.warn({ err: error }, 'writing thumbnail events failed; will retry'),
   });
+  return {
+    database,
+    store,
+    thumbnailEvents,
+    async close() {
+      await thumbnailEvents.close().catch(() => undefined);
+      await store.close();
+      await database.close();
+    },
+  };
+}
 
 /** The ffmpeg and ffprobe settings: the storage service runs them, the gateway says whether they exist. */
 export const videoToolsOf = (config: Readonly<Config>) => ({

@@ -5,13 +5,12 @@ import type { Config } from '../config/config.js';
 import { pingDatabase } from '../db/ping.js';
 import type { Metrics } from '../http/metrics.js';
 import { createAlbumService } from '../modules/albums/album.service.js';
-import { createSessionCheck, type SessionCheck } from '../modules/auth/session-check.js';
+import { createSessionCheck } from '../modules/auth/session-check.js';
 import { createTokenSigner } from '../modules/auth/token.js';
-import { createImageReads, type ImageReads } from '../modules/images/image.service.js';
+import { createImageReads } from '../modules/images/image.service.js';
 import type { MediaUrlSigner } from '../modules/images/media-url.js';
 import { countedMedia } from '../services/storage/instrumented-images.js';
-import type { ObjectStore } from '../storage/object-store.js';
-import { authSecret, openObjectStore, openProcessDatabase, thumbnailEventBatcher } from './core.js';
+import { authSecret, openBacking } from './core.js';
 
 /**
  * Pod mode: what the gateway answers itself from the shared database and object store instead of
@@ -25,8 +24,6 @@ import { authSecret, openObjectStore, openProcessDatabase, thumbnailEventBatcher
  * anywhere else applies here within that time (media-cache.ts, session-check.ts).
  */
 export interface GatewayReads {
-  sessions: SessionCheck;
-  images: ImageReads;
   /** Completes the clients calling the other services with the reads, and forgets what they change. */
   over(clients: RemoteGatewayClients): GatewayClients;
   close(): Promise<void>;
@@ -36,16 +33,14 @@ export async function openGatewayReads(
   config: Readonly<Config>,
   deps: { logger: Logger; metrics: Metrics; mediaUrls: MediaUrlSigner; now?: () => number },
 ): Promise<GatewayReads> {
-  const database = await openProcessDatabase(config, deps.logger);
-  let store: ObjectStore | undefined;
+  const backing = await openBacking(config, deps.logger, { migrate: false });
+  const { database, store, thumbnailEvents } = backing;
   try {
-    store = await openObjectStore(config);
-    const openedStore = store;
-    const thumbnailEvents = thumbnailEventBatcher(database, deps.logger);
     const quotas = { storageQuotaBytes: config.storageQuotaBytes, dailyTransferBytes: config.dailyTransferBytes };
+    const { db, dialect } = database;
     const images = createImageReads({
-      db: database.db,
-      dialect: database.dialect,
+      db,
+      dialect,
       store,
       signer: deps.mediaUrls,
       quotas,
@@ -53,21 +48,14 @@ export async function openGatewayReads(
       now: deps.now,
     });
     const sessions = createSessionCheck({
-      db: database.db,
+      db,
       signer: createTokenSigner(await authSecret(config), config.authAlgorithm),
       now: deps.now,
     });
     const media = countedMedia(images, deps.metrics);
-    const albums = createAlbumService({
-      db: database.db,
-      dialect: database.dialect,
-      signer: deps.mediaUrls,
-      now: deps.now,
-    });
+    const albums = createAlbumService({ db, dialect, signer: deps.mediaUrls, now: deps.now });
 
     return {
-      sessions,
-      images,
       over(clients) {
         const { auth, storage } = clients;
         /** Runs `change` on the service that owns it, then forgets here what it may have changed. */
@@ -108,20 +96,15 @@ export async function openGatewayReads(
           },
           readiness: {
             ...clients.readiness,
-            database: () => pingDatabase(database.db),
-            objectStore: () => openedStore.ping(),
+            database: () => pingDatabase(db),
+            objectStore: () => store.ping(),
           },
         };
       },
-      async close() {
-        await thumbnailEvents.close().catch(() => undefined);
-        await openedStore.close();
-        await database.close();
-      },
+      close: () => backing.close(),
     };
   } catch (error) {
-    await store?.close();
-    await database.close();
+    await backing.close();
     throw error;
   }
 }

@@ -9,7 +9,7 @@ import * as albums from '../../src/modules/albums/album.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
 import * as users from '../../src/modules/auth/user.repository.js';
 import { DIALECTS, announceSkip, openMigratedDatabase, type MigratedDatabase } from '../helpers/databases.js';
-import { imageRow } from '../helpers/rows.js';
+import { imageRow, userRow } from '../helpers/rows.js';
 
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
 /** Enough photos in one library that reading all of them and sorting is the plan a database would pick. */
@@ -69,19 +69,7 @@ for (const dialect of DIALECTS) {
     beforeAll(async () => {
       database = await openMigratedDatabase(dialect);
       db = database.db;
-      const name = `plans_${ownerId.slice(0, 8)}`;
-      await users.insertUser(db, {
-        id: ownerId,
-        username: name,
-        username_key: name,
-        password_hash: 'x',
-        role: 'user',
-        storage_quota_bytes: null,
-        daily_transfer_bytes: null,
-        storage_used_bytes: 0,
-        storage_reserved_bytes: 0,
-        created_at: NOW,
-      });
+      await users.insertUser(db, userRow({ id: ownerId, created_at: NOW }));
       const rows = Array.from({ length: LIBRARY }, (_, i) =>
         imageRow(ownerId, {
           taken_at: NOW - i * 60_000,

@@ -26,27 +26,13 @@ import {
   openMigratedDatabase,
   type MigratedDatabase,
 } from '../helpers/databases.js';
-import { imageRow as baseImageRow } from '../helpers/rows.js';
+import { imageRow as baseImageRow, userRow as baseUserRow } from '../helpers/rows.js';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 const DAY = 86_400_000;
 
-function userRow(overrides: Partial<users.UserRow> = {}): users.UserRow {
-  const name = `user_${randomUUID().slice(0, 8)}`;
-  return {
-    id: randomUUID(),
-    username: name,
-    username_key: name.toLowerCase(),
-    password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-    role: 'user',
-    storage_quota_bytes: null,
-    daily_transfer_bytes: null,
-    storage_used_bytes: 0,
-    storage_reserved_bytes: 0,
-    created_at: NOW,
-    ...overrides,
-  };
-}
+const userRow = (overrides: Partial<users.UserRow> = {}): users.UserRow =>
+  baseUserRow({ created_at: NOW, ...overrides });
 
 async function addUser(db: Executor, overrides: Partial<users.UserRow> = {}): Promise<users.UserRow> {
   const row = userRow(overrides);

@@ -8,7 +8,7 @@ import * as users from '../../src/modules/auth/user.repository.js';
 import * as images from '../../src/modules/images/image.repository.js';
 import * as shares from '../../src/modules/shares/share.repository.js';
 import { DIALECTS, announceSkip, openMigratedDatabase, type MigratedDatabase } from '../helpers/databases.js';
-import { imageRow } from '../helpers/rows.js';
+import { imageRow, userRow } from '../helpers/rows.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
 
@@ -26,20 +26,9 @@ for (const dialect of DIALECTS) {
     afterAll(() => database?.close());
 
     async function owner(): Promise<string> {
-      const name = `u_${randomUUID().slice(0, 8)}`;
-      const id = randomUUID();
-      await users.insertUser(db, {
-        id,
-        username: name,
-        username_key: name,
-        password_hash: 'x',
-        role: 'user',
-        storage_quota_bytes: null,
-        daily_transfer_bytes: null,
-        storage_used_bytes: 0,
-        created_at: NOW,
-      });
-      return id;
+      const row = userRow({ created_at: NOW });
+      await users.insertUser(db, row);
+      return row.id;
     }
 
     async function image(ownerId: string, takenAt: number): Promise<string> {

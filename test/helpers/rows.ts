@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import type { UserRow } from '../../src/modules/auth/user.repository.js';
 import type { ImageRow } from '../../src/modules/images/image.repository.js';
 
 /**
@@ -31,6 +32,24 @@ export function imageRow(ownerId: string, overrides: Partial<ImageRow> = {}): Im
     playback_type: null,
     playback_state: null,
     playback_bytes: 0,
+    ...overrides,
+  };
+}
+
+/** An account row as registration writes it, with a fresh id and name, for tests that put rows in directly. */
+export function userRow(overrides: Partial<UserRow> = {}): UserRow {
+  const name = `user_${randomUUID().slice(0, 8)}`;
+  return {
+    id: randomUUID(),
+    username: name,
+    username_key: name.toLowerCase(),
+    password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+    role: 'user',
+    storage_quota_bytes: null,
+    daily_transfer_bytes: null,
+    storage_used_bytes: 0,
+    storage_reserved_bytes: 0,
+    created_at: Date.UTC(2026, 10, 28, 12, 0, 0),
     ...overrides,
   };
 }

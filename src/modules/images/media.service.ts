@@ -242,7 +242,24 @@ export function createMediaService(
     return bytes;
   }
 
-  return {
+  /** The log entry of a variant sent to its owner. */
+  const downloadEvent = (
+    userId: string,
+    entry: MediaEntry,
+    key: string,
+    bytes: number,
+    status: number,
+  ): StorageEvent => ({
+    at: now(),
+    user_id: userId,
+    image_id: entry.row.id,
+    operation: 'download',
+    object_key: key,
+    bytes,
+    status,
+  });
+
+  const service: MediaService & MediaCacheControl = {
     forgetImage: (imageId) => cache.forget(imageId),
     forgetOwner(ownerId) {
       cache.forgetOwner(ownerId);
@@ -261,15 +278,7 @@ export function createMediaService(
       if (etagMatches(ifNoneMatch, etag)) return { notModified: true, etag };
       const body = entry.bodies[variant];
       if (variant !== 'thumbnail' || !body || !deps.thumbnailEvents) return undefined;
-      deps.thumbnailEvents.add({
-        at: now(),
-        user_id: userId,
-        image_id: entry.row.id,
-        operation: 'download',
-        object_key: key,
-        bytes: size,
-        status: 200,
-      });
+      deps.thumbnailEvents.add(downloadEvent(userId, entry, key, size, 200));
       return mediaResponse(
         { contentType, length: size, totalSize: size, range: undefined, etag, filename },
         body,
@@ -278,7 +287,9 @@ export function createMediaService(
     },
 
     async open(userId, imageId, variant, options = {}) {
-      // A cached entry and a held body are used without awaiting anything: the thumbnail hot path.
+      // What the cache answers alone (a 304, a held thumbnail) needs no promise of its own.
+      const held = options.range ? undefined : service.openCached(userId, imageId, variant, options.ifNoneMatch);
+      if (held) return held;
       const entry = cachedVariant(userId, imageId, variant) ?? (await lookupVariant(userId, imageId, variant));
       const { row } = entry;
       const { etag, key, size: totalSize, contentType, filename } = factsOf(entry, variant);
@@ -298,15 +309,7 @@ export function createMediaService(
         }
         throw error;
       }
-      const event: StorageEvent = {
-        at: now(),
-        user_id: userId,
-        image_id: row.id,
-        operation: 'download',
-        object_key: key,
-        bytes: length,
-        status: range ? 206 : 200,
-      };
+      const event = downloadEvent(userId, entry, key, length, range ? 206 : 200);
       try {
         // Thumbnails are free of quota and their log is written in batches: nothing to wait for.
         if (variant === 'thumbnail' && deps.thumbnailEvents) deps.thumbnailEvents.add(event);
@@ -318,4 +321,5 @@ export function createMediaService(
       return mediaResponse({ contentType, length, totalSize, range, etag, filename }, body, stream);
     },
   };
+  return service;
 }
