@@ -61,8 +61,8 @@ describe('stdout for logs', () => {
 
   test('a reader that is behind › lines queue up to the bound, then are dropped and counted', async () => {
     const { fd, reader, gone } = stalledPipe();
+    const destination = stdoutDestination({ fd, maxQueuedBytes: 256 * 1024 });
     try {
-      const destination = stdoutDestination({ fd, maxQueuedBytes: 256 * 1024 });
       const before = droppedLogLines();
       const line = `${'x'.repeat(1023)}\n`;
       // 2 MB into a 64 KB pipe nobody reads: a blocking write would never return.
@@ -74,7 +74,11 @@ describe('stdout for logs', () => {
     } finally {
       reader.kill('SIGKILL');
       await gone;
+      // The queue's retry timer must end here: once the pipe's descriptor is closed, its number is
+      // reused by the next file opened, and a late retry would write these lines into that file.
+      destination.flushSync();
     }
+    expect(destination.broken).toBe(true);
   });
 
   test('a reader that has gone › every line is dropped and counted, nothing throws or waits', async () => {
