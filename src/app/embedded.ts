@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 
-import type { GatewayClients } from '../clients/clients.js';
+import type { GatewayClients, ServiceClients } from '../clients/clients.js';
 import {
   inProcessAuth,
   inProcessShares,
@@ -32,12 +32,15 @@ export async function createPixa(config: Readonly<Config>, options: PixaOptions 
     const metrics = options.metrics ?? createMetrics();
     registerDiskMetrics(metrics, watchedDirs(config));
     const images = inProcessStorage(instrumentImages(core.images, metrics), core.albums, core.store);
-    const clients: GatewayClients = {
+    const services: ServiceClients = {
       auth: inProcessAuth(core.auth),
       storage: images,
       usage: inProcessUsage(core.usage),
       uploads: inProcessUploads(core.uploads),
       shares: inProcessShares(core.sharing),
+    };
+    const clients: GatewayClients = {
+      forRequest: () => services,
       readiness: dependencyChecks(core.database, core.store, config),
       close: async () => {},
     };

@@ -15,7 +15,7 @@ import { registerWebUi } from '../http/web-ui.js';
 import type { MediaUrlSigner } from '../modules/images/media-url.js';
 import { albumRoutes } from '../services/gateway/album.routes.js';
 import { authRoutes } from '../services/gateway/auth.routes.js';
-import type { GatewayDeps } from '../services/gateway/gateway-deps.js';
+import type { GatewayDeps, GatewayServices } from '../services/gateway/gateway-deps.js';
 import { imageRoutes } from '../services/gateway/image.routes.js';
 import { legacyRoutes } from '../services/gateway/legacy.routes.js';
 import { shareRoutes } from '../services/gateway/share.routes.js';
@@ -32,7 +32,7 @@ export interface GatewayAppDeps {
   metrics: Metrics;
   clients: GatewayClients;
   mediaUrls: MediaUrlSigner;
-  /** The clients call the other services over HTTP (pod mode), not in process. */
+  /** The clients call the other services over HTTP (pod mode), not in process: calls carry the request's id. */
   remoteClients: boolean;
 }
 
@@ -47,23 +47,29 @@ export async function createGatewayApp(config: Readonly<Config>, deps: GatewayAp
     metrics,
     readiness: clients.readiness,
     openapi: true,
-    callsOtherServices: deps.remoteClients,
   });
   await registerUploads(app, config);
-  const gateway: GatewayDeps = {
-    config,
-    auth: withAccountFanout(clients.auth, clients.storage, logger),
-    images: clients.storage,
-    usage: clients.usage,
-    shares: clients.shares,
-    mediaUrls,
+  const servicesFor = (requestId?: string): GatewayServices => {
+    const { auth, storage, usage, shares, uploads } = clients.forRequest(requestId);
+    return { auth: withAccountFanout(auth, storage, logger), images: storage, usage, shares, uploads };
   };
+  // In process the services are the same for every request; over HTTP, made once per request that asks.
+  const shared = deps.remoteClients ? undefined : servicesFor();
+  const perRequest = new WeakMap<object, GatewayServices>();
+  const services = (request?: { id: string }): GatewayServices => {
+    if (shared) return shared;
+    if (!request) return servicesFor();
+    let scoped = perRequest.get(request);
+    if (!scoped) perRequest.set(request, (scoped = servicesFor(request.id)));
+    return scoped;
+  };
+  const gateway: GatewayDeps = { config, mediaUrls, services };
   await app.register(authRoutes, gateway);
   await app.register(imageRoutes, gateway);
   await app.register(albumRoutes, gateway);
   await app.register(trashRoutes, gateway);
   await app.register(usageRoutes, gateway);
-  await app.register(uploadRoutes, { ...gateway, uploads: clients.uploads });
+  await app.register(uploadRoutes, gateway);
   await app.register(shareRoutes, gateway);
   await app.register(legacyRoutes, gateway);
   await registerWebUi(app, { distDir: path.join(ROOT, 'web', 'dist') });

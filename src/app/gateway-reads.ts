@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 
-import type { GatewayClients, RemoteGatewayClients } from '../clients/clients.js';
+import type { GatewayClients, RemoteGatewayClients, RemoteServiceClients, ServiceClients } from '../clients/clients.js';
 import type { Config } from '../config/config.js';
 import { pingDatabase } from '../db/ping.js';
 import type { Metrics } from '../http/metrics.js';
@@ -55,52 +55,54 @@ export async function openGatewayReads(
     const media = countedMedia(images, deps.metrics);
     const albums = createAlbumService({ db, dialect, signer: deps.mediaUrls, now: deps.now });
 
-    return {
-      over(clients) {
-        const { auth, storage } = clients;
-        /** Runs `change` on the service that owns it, then forgets here what it may have changed. */
-        const thenForget =
-          <A extends unknown[], R>(change: (...args: A) => Promise<R>, forget: (...args: A) => void) =>
-          async (...args: A): Promise<R> => {
-            try {
-              return await change(...args);
-            } finally {
-              forget(...args);
-            }
-          };
-        return {
-          ...clients,
-          auth: {
-            ...auth,
-            authenticate: sessions.authenticate,
-            logout: thenForget(auth.logout, (sessionId) => sessions.forgetSession(sessionId)),
-            changePassword: thenForget(auth.changePassword, (principal) => sessions.forgetUser(principal.userId)),
-            deleteUser: thenForget(auth.deleteUser, (userId) => {
-              sessions.forgetUser(userId);
-              images.forgetOwner(userId);
-            }),
-          },
-          storage: {
-            ...storage,
-            list: images.list,
-            get: images.get,
-            describe: images.describe,
-            open: media.open,
-            openCached: media.openCached,
-            listAlbums: albums.listAlbums,
-            getAlbum: albums.getAlbum,
-            listAlbumImages: albums.listAlbumImages,
-            remove: thenForget(storage.remove, (_userId, imageId) => images.forgetImage(imageId)),
-            deleteForGood: thenForget(storage.deleteForGood, (_userId, imageId) => images.forgetImage(imageId)),
-            emptyTrash: thenForget(storage.emptyTrash, (userId) => images.forgetOwner(userId)),
-          },
-          readiness: {
-            ...clients.readiness,
-            database: () => pingDatabase(db),
-            objectStore: () => store.ping(),
-          },
-        };
+    /** Runs `change` on the service that owns it, then forgets here what it may have changed. */
+    const thenForget =
+      <A extends unknown[], R>(change: (...args: A) => Promise<R>, forget: (...args: A) => void) =>
+      async (...args: A): Promise<R> => {
+        try {
+          return await change(...args);
+        } finally {
+          forget(...args);
+        }
+      };
+    const complete = ({ auth, storage, ...rest }: RemoteServiceClients): ServiceClients => ({
+      ...rest,
+      auth: {
+        ...auth,
+        authenticate: sessions.authenticate,
+        logout: thenForget(auth.logout, (sessionId) => sessions.forgetSession(sessionId)),
+        changePassword: thenForget(auth.changePassword, (principal) => sessions.forgetUser(principal.userId)),
+        deleteUser: thenForget(auth.deleteUser, (userId) => {
+          sessions.forgetUser(userId);
+          images.forgetOwner(userId);
+        }),
       },
+      storage: {
+        ...storage,
+        list: images.list,
+        get: images.get,
+        describe: images.describe,
+        open: media.open,
+        openCached: media.openCached,
+        listAlbums: albums.listAlbums,
+        getAlbum: albums.getAlbum,
+        listAlbumImages: albums.listAlbumImages,
+        remove: thenForget(storage.remove, (_userId, imageId) => images.forgetImage(imageId)),
+        deleteForGood: thenForget(storage.deleteForGood, (_userId, imageId) => images.forgetImage(imageId)),
+        emptyTrash: thenForget(storage.emptyTrash, (userId) => images.forgetOwner(userId)),
+      },
+    });
+
+    return {
+      over: (clients) => ({
+        forRequest: (requestId) => complete(clients.forRequest(requestId)),
+        readiness: {
+          ...clients.readiness,
+          database: () => pingDatabase(db),
+          objectStore: () => store.ping(),
+        },
+        close: () => clients.close(),
+      }),
       close: () => backing.close(),
     };
   } catch (error) {

@@ -1,13 +1,13 @@
 import { internalRoutes as routes } from '../api/internal.js';
 import type { RemoteAuthClient } from './clients.js';
-import type { ServiceClient } from './http-client.js';
+import type { ServiceCaller } from './http-client.js';
 import { callInternal } from './internal-call.js';
 
 /**
  * The auth service over HTTP (pod mode). Tokens never travel in a URL, so they stay out of every log;
  * the device cookie's value travels in the body. The gateway checks tokens itself.
  */
-export function httpAuthClient(client: ServiceClient): RemoteAuthClient {
+export function httpAuthClient(client: ServiceCaller): RemoteAuthClient {
   return {
     register: (username, password, options = {}) =>
       callInternal(client, routes.register, {

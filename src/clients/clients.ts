@@ -28,13 +28,23 @@ export type SharesClient = SharingService;
 /** The storage monitor (storage usage) and the usage monitor (transfer usage) behind one interface. */
 export type UsageClient = UsageService;
 
-/** Everything the gateway calls, wired for the mode this process runs in. */
-export interface GatewayClients {
+/** Everything the gateway calls. */
+export interface ServiceClients {
   auth: AuthClient;
   storage: StorageClient;
   usage: UsageClient;
   uploads: UploadsClient;
   shares: SharesClient;
+}
+
+/** The gateway's clients, wired for the mode this process runs in. */
+export interface GatewayClients {
+  /**
+   * The clients as one request calls them. Over HTTP each call carries the request's id
+   * (`x-request-id`), so the services' log lines join the gateway's; in process every request
+   * gets the same clients.
+   */
+  forRequest(requestId?: string): ServiceClients;
   /** Readiness checks of the services these clients call, for the gateway's /readyz. */
   readiness: Record<string, () => Promise<unknown>>;
   close(): Promise<void>;
@@ -54,8 +64,13 @@ export type RemoteStorageClient = Omit<StorageClient, keyof StorageReads>;
 /** The auth service over HTTP: accounts, passwords and sessions; the gateway checks tokens itself. */
 export type RemoteAuthClient = Omit<AuthClient, 'authenticate'>;
 
-/** The gateway's clients over HTTP (pod mode), before its own reads complete them. */
-export interface RemoteGatewayClients extends Omit<GatewayClients, 'auth' | 'storage'> {
+/** The clients over HTTP (pod mode), before the gateway's own reads complete them. */
+export interface RemoteServiceClients extends Omit<ServiceClients, 'auth' | 'storage'> {
   auth: RemoteAuthClient;
   storage: RemoteStorageClient;
+}
+
+/** The gateway's clients over HTTP (pod mode). */
+export interface RemoteGatewayClients extends Omit<GatewayClients, 'forRequest'> {
+  forRequest(requestId?: string): RemoteServiceClients;
 }

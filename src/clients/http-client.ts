@@ -7,7 +7,6 @@ import type { Metrics } from '../http/metrics.js';
 import { INTERNAL_TOKEN_HEADER } from '../http/internal-auth.js';
 import { AppError, unavailable } from '../lib/app-error.js';
 import { networkErrorKind } from '../lib/network-errors.js';
-import { currentRequestId } from '../lib/request-context.js';
 
 export interface ServiceClientOptions {
   /** The service called, for metrics and logs, e.g. `storage`. */
@@ -39,15 +38,22 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** The error the request body's own source failed with, if it did: that is the call's error then. */
   bodyFailure?: () => unknown;
+  /** The `x-request-id` of the request this call is made for, so the service's log lines join the caller's. */
+  requestId?: string;
 }
 
-/** A whole answer in memory. */
-/** One connection pool to one internal service, with Pixa's error format on both sides. */
-export interface ServiceClient {
+/** Calls to one internal service, with Pixa's error format on both sides. */
+export interface ServiceCaller {
   /** The answer with its body unread (a stream); a 4xx/5xx answer is thrown as the same AppError. */
   call(options: CallOptions): Promise<Dispatcher.ResponseData>;
   /** The parsed JSON answer, or undefined for 204. */
   json<T>(options: CallOptions): Promise<T>;
+}
+
+/** One connection pool to one internal service. */
+export interface ServiceClient extends ServiceCaller {
+  /** The same calls, each carrying this request id. */
+  forRequest(requestId: string | undefined): ServiceCaller;
   close(): Promise<void>;
 }
 
@@ -61,7 +67,9 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /**
  * An HTTP client for one internal service. Connections are kept alive (shorter than the server's
  * keep-alive, so the client never reuses a socket the server is closing). Every call carries the
- * internal token and the current request id. An error answer `{"error": {code, message}}` becomes
+ * internal token, and the request id of the caller that
+ * asked for it (`forRequest`): passed along explicitly, because an AsyncLocalStorage context turns on
+ * a promise hook for the whole process on Node 20, which costs every request. An error answer `{"error": {code, message}}` becomes
  * the same AppError here (Retry-After kept), so the gateway answers exactly what the service said;
  * a service that cannot be reached becomes a 503 naming it.
  */
@@ -80,10 +88,9 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   // every other call through the pool as is. An error answer is an answer: passed on, never retried.
   const retrying = pool.compose(interceptors.retry({ statusCodes: [] }));
 
-  function headersOf(call: Pick<CallOptions, 'headers'>): Record<string, string> {
+  function headersOf(call: Pick<CallOptions, 'headers' | 'requestId'>): Record<string, string> {
     const headers: Record<string, string> = { [INTERNAL_TOKEN_HEADER]: options.internalToken, ...call.headers };
-    const requestId = currentRequestId();
-    if (requestId) headers['x-request-id'] = requestId;
+    if (call.requestId) headers['x-request-id'] = call.requestId;
     return headers;
   }
 
@@ -115,13 +122,16 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   }
 
   /** The 503 a call that got no answer becomes, counted and logged. */
-  function unreachable(error: unknown, request: Pick<CallOptions, 'path' | 'signal' | 'bodyFailure'>): unknown {
+  function unreachable(
+    error: unknown,
+    request: Pick<CallOptions, 'path' | 'signal' | 'bodyFailure' | 'requestId'>,
+  ): unknown {
     const own = request.bodyFailure?.();
     if (own) return own;
     if (request.signal?.aborted) return error;
     const reason = networkErrorKind(error) === 'timeout' ? 'timeout' : 'connection';
     metrics.internalCallFailures.inc({ target, reason });
-    logger.warn({ err: error, target, reqId: currentRequestId(), path: request.path }, 'internal call failed');
+    logger.warn({ err: error, target, reqId: request.requestId, path: request.path }, 'internal call failed');
     return unavailable(label);
   }
 
@@ -137,16 +147,22 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     throw await errorOf(response, label);
   }
 
+  async function json<T>(request: CallOptions): Promise<T> {
+    const response = await call(request);
+    if (response.statusCode === 204) {
+      await response.body.dump();
+      return undefined as T;
+    }
+    return (await response.body.json()) as T;
+  }
+
   return {
     call,
-    async json<T>(request: CallOptions): Promise<T> {
-      const response = await call(request);
-      if (response.statusCode === 204) {
-        await response.body.dump();
-        return undefined as T;
-      }
-      return (await response.body.json()) as T;
-    },
+    json,
+    forRequest: (requestId) =>
+      requestId === undefined
+        ? { call, json }
+        : { call: (request) => call({ ...request, requestId }), json: (request) => json({ ...request, requestId }) },
     close: () => pool.close(),
   };
 }

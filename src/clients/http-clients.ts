@@ -35,12 +35,18 @@ export function httpGatewayClients(
   const storageMonitor = clientOf('storage-monitor');
   const usageMonitor = clientOf('usage-monitor');
   const pools = { auth, storage, 'storage-monitor': storageMonitor, 'usage-monitor': usageMonitor };
+  const uploadTimeoutMs = config.requestTimeoutMs;
   return {
-    auth: httpAuthClient(auth),
-    storage: httpStorageClient(storage, { uploadTimeoutMs: config.requestTimeoutMs }),
-    usage: httpUsageClient(storageMonitor, usageMonitor),
-    uploads: httpUploadsClient(storage, { uploadTimeoutMs: config.requestTimeoutMs }),
-    shares: httpSharesClient(storage),
+    forRequest(requestId) {
+      const storageCalls = storage.forRequest(requestId);
+      return {
+        auth: httpAuthClient(auth.forRequest(requestId)),
+        storage: httpStorageClient(storageCalls, { uploadTimeoutMs }),
+        usage: httpUsageClient(storageMonitor.forRequest(requestId), usageMonitor.forRequest(requestId)),
+        uploads: httpUploadsClient(storageCalls, { uploadTimeoutMs }),
+        shares: httpSharesClient(storageCalls),
+      };
+    },
     readiness: Object.fromEntries(
       Object.entries(pools).map(([name, pool]) => [name, () => pool.json({ method: 'GET', path: '/readyz' })]),
     ),

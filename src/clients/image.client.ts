@@ -1,6 +1,6 @@
 import { internalRoutes as routes } from '../api/internal.js';
 import type { RemoteStorageClient } from './clients.js';
-import type { ServiceClient } from './http-client.js';
+import type { ServiceCaller } from './http-client.js';
 import { callInternal } from './internal-call.js';
 import { multipartBody } from './multipart-body.js';
 
@@ -9,7 +9,7 @@ import { multipartBody } from './multipart-body.js';
  * re-encoded as a streamed multipart body, so image bytes pass through the gateway without being
  * held in memory, and never as base64. Pages and media the gateway reads itself (StorageReads).
  */
-export function httpStorageClient(client: ServiceClient, options: { uploadTimeoutMs: number }): RemoteStorageClient {
+export function httpStorageClient(client: ServiceCaller, options: { uploadTimeoutMs: number }): RemoteStorageClient {
   return {
     async assertCanUpload(userId) {
       await callInternal(client, routes.uploadAllowance, { params: { userId }, retry: true });

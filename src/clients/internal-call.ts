@@ -1,5 +1,5 @@
 import type { InternalRoute, RoutePart } from '../api/internal.js';
-import type { CallOptions, ServiceClient } from './http-client.js';
+import type { CallOptions, ServiceCaller } from './http-client.js';
 
 /** What a call to one internal route sends: its path parameters, query and JSON body, as declared. */
 export type InternalCall<R extends InternalRoute> = Omit<CallOptions, 'method' | 'path' | 'query' | 'json'> &
@@ -14,7 +14,7 @@ export function internalPath(route: InternalRoute, params: Record<string, string
 
 /** Calls one internal route and answers its declared response type (undefined for 204). */
 export function callInternal<R extends InternalRoute>(
-  client: ServiceClient,
+  client: ServiceCaller,
   route: R,
   call: InternalCall<R>,
 ): Promise<RoutePart<R, 'response'>> {

@@ -8,14 +8,14 @@ import { mediaResponse } from '../modules/images/media.service.js';
 import type { ByteRange } from '../storage/object-store.js';
 import type { Archive, SharedMedia } from '../modules/shares/sharing.js';
 import type { SharesClient } from './clients.js';
-import type { ServiceClient } from './http-client.js';
+import type { ServiceCaller } from './http-client.js';
 import { callInternal, internalPath } from './internal-call.js';
 
 /**
  * Share links over HTTP (pod mode): the storage service owns them. Shared media and ZIPs come back
  * as the response stream, passed on without being held.
  */
-export function httpSharesClient(client: ServiceClient): SharesClient {
+export function httpSharesClient(client: ServiceCaller): SharesClient {
   return {
     createShare: (userId, input) => callInternal(client, routes.createShare, { params: { userId }, json: input }),
     listShares: (userId) => callInternal(client, routes.listShares, { params: { userId }, retry: true }),

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { internalRoutes as routes } from '../api/internal.js';
 import { TUS_CONTENT_TYPE } from '../api/uploads.js';
 import type { UploadsClient } from './clients.js';
-import type { ServiceClient } from './http-client.js';
+import type { ServiceCaller } from './http-client.js';
 import { callInternal } from './internal-call.js';
 
 /**
@@ -11,7 +11,7 @@ import { callInternal } from './internal-call.js';
  * through as the internal call's body; when the client's connection is cut, the call is cut too, and
  * the storage service keeps what reached it.
  */
-export function httpUploadsClient(client: ServiceClient, options: { uploadTimeoutMs: number }): UploadsClient {
+export function httpUploadsClient(client: ServiceCaller, options: { uploadTimeoutMs: number }): UploadsClient {
   return {
     create: (userId, input) => callInternal(client, routes.createUpload, { params: { userId }, json: input }),
 

@@ -1,10 +1,9 @@
 import type { Socket } from 'node:net';
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
-import { newRequestContext, runInRequestContext, type RequestContext } from '../lib/request-context.js';
 import { requireInternalToken } from './internal-auth.js';
 import { registerMetrics, type Metrics } from './metrics.js';
 import { registerProbes, type ReadinessCheck } from './probes.js';
@@ -22,18 +21,11 @@ export interface ServiceAppOptions {
   internalToken?: string;
   /** Serve the OpenAPI document (the public gateway does). */
   openapi?: boolean;
-  /**
-   * This app calls other services over HTTP, and those calls should carry the request id. It keeps
-   * an AsyncLocalStorage context per request, which costs about a sixth of the CPU of a small
-   * request, so only the pod-mode gateway asks for it.
-   */
-  callsOtherServices?: boolean;
 }
 
 /**
- * A Fastify instance as every Pixa service runs it: the shared server settings, the request id in
- * an AsyncLocalStorage context where calls to other services must carry it, request metrics, the probes,
- * and for internal services the internal token check.
+ * A Fastify instance as every Pixa service runs it: the shared server settings, request metrics, the
+ * probes, and for internal services the internal token check.
  */
 export async function createServiceApp(options: ServiceAppOptions): Promise<FastifyInstance> {
   const app = await createHttpServer({
@@ -43,31 +35,12 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     requestTimeoutMs: options.config.requestTimeoutMs,
     openapi: options.openapi,
   });
-  if (options.callsOtherServices) installRequestContext(app);
   closeConnectionsOnShutdown(app);
   closeConnectionsWithUnreadBodies(app);
   if (options.internalToken !== undefined) requireInternalToken(app, options.internalToken);
   registerMetrics(app, options.metrics, options.service);
   registerProbes(app, options.readiness);
   return app;
-}
-
-/**
- * Enters the request's context in onRequest and again in preValidation: a parsed body arrives on
- * the socket's stream events, outside the context onRequest entered, and the handler runs after it.
- */
-function installRequestContext(app: FastifyInstance): void {
-  const contexts = new WeakMap<FastifyRequest, RequestContext>();
-  const enter = (request: FastifyRequest, _reply: unknown, done: () => void): void => {
-    let context = contexts.get(request);
-    if (!context) {
-      context = newRequestContext(request.id);
-      contexts.set(request, context);
-    }
-    runInRequestContext(context, done);
-  };
-  app.addHook('onRequest', enter);
-  app.addHook('preValidation', enter);
 }
 
 /** How often, while shutting down, connections that have gone idle since are closed. */

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServiceClient, type ServiceClient } from '../../src/clients/http-client.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { AppError } from '../../src/lib/app-error.js';
-import { newRequestContext, runInRequestContext } from '../../src/lib/request-context.js';
 import { freePort } from '../helpers/pod.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -40,16 +39,19 @@ describe('service client', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  test('every call › carries the internal token and the current request id', async () => {
+  test('every call › carries the internal token, and the request id of the request it is made for', async () => {
     handler = (_request, response) =>
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     const client = clientFor(origin);
-    const answer = await runInRequestContext(newRequestContext('req-123'), () =>
-      client.json<{ ok: boolean }>({ method: 'GET', path: '/x' }),
-    );
+    const answer = await client.forRequest('req-123').json<{ ok: boolean }>({ method: 'GET', path: '/x' });
     expect(answer).toEqual({ ok: true });
     expect(seen.at(-1)!.headers['x-pixa-internal-token']).toBe('the-token');
     expect(seen.at(-1)!.headers['x-request-id']).toBe('req-123');
+    await client.forRequest('req-456').call({ method: 'GET', path: '/y' });
+    expect(seen.at(-1)!.headers['x-request-id']).toBe('req-456');
+    await client.json({ method: 'GET', path: '/z' });
+    expect(seen.at(-1)!.headers['x-pixa-internal-token']).toBe('the-token');
+    expect(seen.at(-1)!.headers['x-request-id']).toBeUndefined();
     await client.close();
   });
 

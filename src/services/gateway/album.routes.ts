@@ -20,8 +20,8 @@ const IDS_RULE =
 /** Albums: create, list, rename, choose the cover, delete, and add or remove photos. */
 export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const { images: storage } = deps;
-  const preHandler = requireUser(deps.auth);
+  const { services } = deps;
+  const preHandler = requireUser(services().auth);
   const tags = ['albums'];
 
   app.post(
@@ -36,7 +36,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await storage.createAlbum(principalOf(request).userId, request.body)),
+      reply.status(201).send(await services(request).images.createAlbum(principalOf(request).userId, request.body)),
   );
 
   app.get(
@@ -49,7 +49,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: AlbumListSchema, ...errors(401) },
       },
     },
-    async (request) => storage.listAlbums(principalOf(request).userId),
+    async (request) => services(request).images.listAlbums(principalOf(request).userId),
   );
 
   app.get(
@@ -63,7 +63,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: AlbumSchema, ...errors(401, 404) },
       },
     },
-    async (request) => storage.getAlbum(principalOf(request).userId, request.params.id),
+    async (request) => services(request).images.getAlbum(principalOf(request).userId, request.params.id),
   );
 
   app.patch(
@@ -78,7 +78,8 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: AlbumSchema, ...errors(400, 401, 404) },
       },
     },
-    async (request) => storage.updateAlbum(principalOf(request).userId, request.params.id, request.body),
+    async (request) =>
+      services(request).images.updateAlbum(principalOf(request).userId, request.params.id, request.body),
   );
 
   app.delete(
@@ -93,7 +94,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) => {
-      await storage.deleteAlbum(principalOf(request).userId, request.params.id);
+      await services(request).images.deleteAlbum(principalOf(request).userId, request.params.id);
       return reply.status(204).send();
     },
   );
@@ -111,7 +112,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request) =>
-      storage.listAlbumImages(
+      services(request).images.listAlbumImages(
         principalOf(request).userId,
         request.params.id,
         request.query.limit,
@@ -132,7 +133,8 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: AlbumSchema, ...errors(400, 401, 404) },
       },
     },
-    async (request) => storage.addToAlbum(principalOf(request).userId, request.params.id, request.body.ids),
+    async (request) =>
+      services(request).images.addToAlbum(principalOf(request).userId, request.params.id, request.body.ids),
   );
 
   app.delete(
@@ -148,6 +150,7 @@ export async function albumRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: AlbumSchema, ...errors(400, 401, 404) },
       },
     },
-    async (request) => storage.removeFromAlbum(principalOf(request).userId, request.params.id, request.body.ids),
+    async (request) =>
+      services(request).images.removeFromAlbum(principalOf(request).userId, request.params.id, request.body.ids),
   );
 }

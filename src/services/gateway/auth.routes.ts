@@ -9,9 +9,9 @@ import { videoToolsAvailable } from '../../video/ffmpeg-runner.js';
 import { deviceCookieOf, withDeviceCookie } from './device-cookie.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-export async function authRoutes(fastify: FastifyInstance, { auth, config }: GatewayDeps): Promise<void> {
+export async function authRoutes(fastify: FastifyInstance, { services, config }: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const authenticated = { preHandler: requireUser(auth) };
+  const authenticated = { preHandler: requireUser(services().auth) };
 
   app.post(
     '/api/v1/auth/register',
@@ -32,7 +32,7 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
         );
       }
       const { username, password } = request.body;
-      const signIn = await auth.register(username, password, { address: request.ip });
+      const signIn = await services(request).auth.register(username, password, { address: request.ip });
       return reply.status(201).send(withDeviceCookie(request, reply, signIn));
     },
   );
@@ -49,7 +49,7 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const signIn = await auth.login(username, password, request.ip, deviceCookieOf(request));
+      const signIn = await services(request).auth.login(username, password, request.ip, deviceCookieOf(request));
       return withDeviceCookie(request, reply, signIn);
     },
   );
@@ -61,7 +61,7 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
       schema: { tags: ['auth'], summary: 'Sign out (ends this token at once)', response: errors(401) },
     },
     async (request, reply) => {
-      await auth.logout(principalOf(request).sessionId);
+      await services(request).auth.logout(principalOf(request).sessionId);
       return reply.status(204).send();
     },
   );
@@ -80,7 +80,13 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
     async (request) => {
       const { currentPassword, newPassword } = request.body;
       const device = deviceCookieOf(request);
-      return auth.changePassword(principalOf(request), currentPassword, newPassword, request.ip, device);
+      return services(request).auth.changePassword(
+        principalOf(request),
+        currentPassword,
+        newPassword,
+        request.ip,
+        device,
+      );
     },
   );
 
@@ -90,6 +96,9 @@ export async function authRoutes(fastify: FastifyInstance, { auth, config }: Gat
       ...authenticated,
       schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: MeSchema, ...errors(401) } },
     },
-    async (request) => ({ ...(await auth.getUser(principalOf(request).userId)), videos: await videoToolsAvailable() }),
+    async (request) => ({
+      ...(await services(request).auth.getUser(principalOf(request).userId)),
+      videos: await videoToolsAvailable(),
+    }),
   );
 }

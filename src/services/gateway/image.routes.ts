@@ -32,8 +32,8 @@ const VARIANT_SUMMARIES: Record<Variant, string> = {
 
 export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const { auth, images, mediaUrls, config } = deps;
-  const authenticated = requireUser(auth);
+  const { services, mediaUrls, config } = deps;
+  const authenticated = requireUser(services().auth);
   // Plain GETs of media by signed URL or token are answered before routing; the routes below answer
   // everything else (HEAD, ranges, errors), and whatever the lane declines.
   addFastLane(fastify.server, mediaLane(deps));
@@ -58,6 +58,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         throw new AppError('expected_multipart', 415, 'Send images as multipart/form-data, one file per part.');
       }
       const { userId } = principalOf(request);
+      const { images } = services(request);
       await images.assertCanUpload(userId);
       const uploaded = await images.upload(userId, fileParts(request, uploadLimits(config)));
       const status = uploaded.every((image) => image.duplicate) ? 200 : 201;
@@ -82,7 +83,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     },
     async (request) => {
       const { limit, cursor, favorite } = request.query;
-      return images.list(principalOf(request).userId, limit, cursor, favorite);
+      return services(request).images.list(principalOf(request).userId, limit, cursor, favorite);
     },
   );
 
@@ -97,7 +98,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: ImageSchema, ...errors(401, 404) },
       },
     },
-    async (request) => images.get(principalOf(request).userId, imageIdOrNotFound(request.params.id)),
+    async (request) => services(request).images.get(principalOf(request).userId, imageIdOrNotFound(request.params.id)),
   );
 
   app.delete(
@@ -114,7 +115,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) => {
-      await images.trash(principalOf(request).userId, imageIdOrNotFound(request.params.id));
+      await services(request).images.trash(principalOf(request).userId, imageIdOrNotFound(request.params.id));
       return reply.status(204).send();
     },
   );
@@ -134,7 +135,11 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: errors(401, 404),
       },
       handler: async (request, reply) => {
-        await images.setFavorite(principalOf(request).userId, imageIdOrNotFound(request.params.id), favorite);
+        await services(request).images.setFavorite(
+          principalOf(request).userId,
+          imageIdOrNotFound(request.params.id),
+          favorite,
+        );
         return reply.status(204).send();
       },
     });
@@ -181,7 +186,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
 
     // HEAD sends no bytes, so it must not be counted as a download: answer from the metadata.
     if (request.method === 'HEAD') {
-      const info = await images.describe(userId, id, variant);
+      const info = await services(request).images.describe(userId, id, variant);
       if (etagMatches(ifNoneMatch, info.etag)) return reply.status(304).headers(cachingHeaders(info.etag)).send();
       return reply
         .headers(cachingHeaders(info.etag))
@@ -196,7 +201,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     // The fast lane may have opened this very request already and failed: its error is the answer.
     const tried = declinedOpen(request.raw);
     if (tried) throw tried.error;
-    const media = await images.open(userId, id, variant, { range, ifNoneMatch });
+    const media = await services(request).images.open(userId, id, variant, { range, ifNoneMatch });
     if (media.notModified) return reply.status(304).headers(cachingHeaders(media.etag)).send();
 
     if (media.range) reply.status(206);
@@ -215,7 +220,7 @@ export async function imageRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
   ): Promise<string> {
     if (!isImageId(imageId)) throw notFound();
     const token = bearerToken(request);
-    if (token) return (await auth.authenticate(token)).userId;
+    if (token) return (await services(request).auth.authenticate(token)).userId;
     if (query.sig === undefined || query.exp === undefined) {
       throw unauthorized('This image needs a signed link or an Authorization: Bearer token.');
     }

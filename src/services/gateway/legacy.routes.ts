@@ -28,13 +28,14 @@ const LEGACY = { tags: ['original Pixa API'] };
  */
 export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const { auth, images, usage } = deps;
-  const authenticated = requireUser(auth);
+  const { services } = deps;
+  const authenticated = requireUser(services().auth);
 
   /** The original's page data, fetched concurrently: image links, storage and transfer usage. */
   async function userData(request: FastifyRequest): Promise<LegacyUserData> {
     const { userId, username } = principalOf(request);
     const origin = `${request.protocol}://${request.host}`;
+    const { usage, images } = services(request);
     const [storage, transfer, links] = await Promise.all([
       usage.storage(userId),
       usage.transfer(userId),
@@ -75,12 +76,14 @@ export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps):
         throw new AppError('invalid_input', 400, 'Inputs cannot be smaller than 3 characters.');
       }
       try {
-        return { token: (await auth.login(username, body.password, request.ip)).token };
+        return { token: (await services(request).auth.login(username, body.password, request.ip)).token };
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== 'invalid_credentials') throw error;
         if (deps.config.signup === 'closed') throw error;
         try {
-          return { token: (await auth.register(username, body.password, { address: request.ip })).token };
+          return {
+            token: (await services(request).auth.register(username, body.password, { address: request.ip })).token,
+          };
         } catch (registerError) {
           // The name exists, so the password was simply wrong.
           if (registerError instanceof AppError && registerError.code === 'username_taken') throw error;
@@ -114,6 +117,7 @@ export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps):
       if (!request.isMultipart())
         throw new AppError('expected_multipart', 415, 'Send the image as multipart/form-data in the field "file".');
       const { userId } = principalOf(request);
+      const { images } = services(request);
       await images.assertCanUpload(userId);
       await images.upload(userId, fileParts(request, uploadLimits(deps.config)));
       return userData(request);
@@ -134,7 +138,7 @@ export async function legacyRoutes(fastify: FastifyInstance, deps: GatewayDeps):
     async (request) => {
       const id = imageIdOf(request.body.link);
       // remove() only finds the caller's own images: another account's link is "not found".
-      await images.remove(principalOf(request).userId, id);
+      await services(request).images.remove(principalOf(request).userId, id);
       return userData(request);
     },
   );

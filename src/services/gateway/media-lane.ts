@@ -99,7 +99,9 @@ export function mediaAnswerHeaders(media: MediaResponse, variant: Variant, downl
  * the per-request promise chain of Fastify. Media routes write no access log lines either way.
  */
 export function mediaLane(deps: GatewayDeps): FastLane {
-  const { auth, images, mediaUrls } = deps;
+  // Media answers call no other service: the reads are this process's own in either mode.
+  const { auth, images } = deps.services();
+  const { mediaUrls } = deps;
   const signedUrls = new LRUCache<string, SignedTarget>({ max: SIGNED_URLS_MAX });
   // Keyed by the cached bytes themselves: dropped with them, and never shared by two images.
   const prepared = new WeakMap<Buffer, PreparedHeaders>();

@@ -34,8 +34,8 @@ import type { GatewayDeps } from './gateway-deps.js';
  */
 export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const { auth, shares } = deps;
-  const authenticated = requireUser(auth);
+  const { services } = deps;
+  const authenticated = requireUser(services().auth);
   const tags = ['shares'];
 
   app.post(
@@ -50,7 +50,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await shares.createShare(principalOf(request).userId, request.body)),
+      reply.status(201).send(await services(request).shares.createShare(principalOf(request).userId, request.body)),
   );
 
   app.get(
@@ -63,7 +63,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: ShareListSchema, ...errors(401) },
       },
     },
-    async (request) => shares.listShares(principalOf(request).userId),
+    async (request) => services(request).shares.listShares(principalOf(request).userId),
   );
 
   app.patch(
@@ -78,7 +78,8 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: ShareSchema, ...errors(400, 401, 404) },
       },
     },
-    async (request) => shares.updateShare(principalOf(request).userId, request.params.id, request.body),
+    async (request) =>
+      services(request).shares.updateShare(principalOf(request).userId, request.params.id, request.body),
   );
 
   app.delete(
@@ -93,7 +94,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) => {
-      await shares.revokeShare(principalOf(request).userId, request.params.id);
+      await services(request).shares.revokeShare(principalOf(request).userId, request.params.id);
       return reply.status(204).send();
     },
   );
@@ -112,7 +113,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) =>
-      sendArchive(reply, await shares.archiveImages(principalOf(request).userId, request.body.ids)),
+      sendArchive(reply, await services(request).shares.archiveImages(principalOf(request).userId, request.body.ids)),
   );
 
   // ---- Public: no account -------------------------------------------------------------------------
@@ -133,7 +134,7 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     },
     async (request, reply) => {
       const token = request.headers[SHARE_TOKEN_HEADER];
-      const page = await shares.viewShare(
+      const page = await services(request).shares.viewShare(
         keyOrNotFound(request.params.key),
         typeof token === 'string' ? token : undefined,
         request.query.limit,
@@ -154,7 +155,8 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: ShareTokenSchema, ...errors(400, 401, 404, 429) },
       },
     },
-    async (request) => shares.unlockShare(keyOrNotFound(request.params.key), request.body.password, request.ip),
+    async (request) =>
+      services(request).shares.unlockShare(keyOrNotFound(request.params.key), request.body.password, request.ip),
   );
 
   app.get(
@@ -184,7 +186,12 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       const ifNoneMatch = request.headers['if-none-match'];
       // Only a video's streams and the originals rewritten in place take a range; other media are sent whole.
       const range = variant === 'playback' || variant === 'original' ? rangeRequest(request.headers.range) : undefined;
-      const media = await shares.openShared(keyOrNotFound(key), imageId, variant, { exp, sig, ifNoneMatch, range });
+      const media = await services(request).shares.openShared(keyOrNotFound(key), imageId, variant, {
+        exp,
+        sig,
+        ifNoneMatch,
+        range,
+      });
       const caching = {
         // Short-lived: a revoked link's photos should not stay in caches for long.
         'cache-control': 'private, max-age=3600',
@@ -234,7 +241,10 @@ export async function shareRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
     },
     async (request, reply) => {
       const { exp, sig } = request.query;
-      return sendArchive(reply, await shares.archiveShared(keyOrNotFound(request.params.key), { exp, sig }));
+      return sendArchive(
+        reply,
+        await services(request).shares.archiveShared(keyOrNotFound(request.params.key), { exp, sig }),
+      );
     },
   );
 }

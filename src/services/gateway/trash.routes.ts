@@ -10,8 +10,8 @@ import type { GatewayDeps } from './gateway-deps.js';
 /** The trash: what DELETE /api/v1/images/:id moved there, restored or deleted for good. */
 export async function trashRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const app = typed(fastify);
-  const { images } = deps;
-  const preHandler = requireUser(deps.auth);
+  const { services } = deps;
+  const preHandler = requireUser(services().auth);
   const tags = ['trash'];
 
   app.get(
@@ -25,7 +25,8 @@ export async function trashRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: TrashPageSchema, ...errors(400, 401) },
       },
     },
-    async (request) => images.listTrash(principalOf(request).userId, request.query.limit, request.query.cursor),
+    async (request) =>
+      services(request).images.listTrash(principalOf(request).userId, request.query.limit, request.query.cursor),
   );
 
   app.post(
@@ -41,7 +42,7 @@ export async function trashRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: RestoredSchema, ...errors(400, 401, 404) },
       },
     },
-    async (request) => images.restore(principalOf(request).userId, request.body.ids),
+    async (request) => services(request).images.restore(principalOf(request).userId, request.body.ids),
   );
 
   app.post(
@@ -54,7 +55,7 @@ export async function trashRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
         response: { 200: EmptiedSchema, ...errors(401) },
       },
     },
-    async (request) => images.emptyTrash(principalOf(request).userId),
+    async (request) => services(request).images.emptyTrash(principalOf(request).userId),
   );
 
   app.delete(
@@ -69,7 +70,7 @@ export async function trashRoutes(fastify: FastifyInstance, deps: GatewayDeps): 
       },
     },
     async (request, reply) => {
-      await images.deleteForGood(principalOf(request).userId, request.params.id);
+      await services(request).images.deleteForGood(principalOf(request).userId, request.params.id);
       return reply.status(204).send();
     },
   );

@@ -11,7 +11,6 @@ import {
   UploadIdParamsSchema,
   type UploadStatus,
 } from '../../api/uploads.js';
-import type { UploadsClient } from '../../clients/clients.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
 import { typed } from '../../http/typed.js';
 import { AppError } from '../../lib/app-error.js';
@@ -25,10 +24,10 @@ const TAGS = ['uploads'];
  * checksum with sha256): headers in, headers out, and the upload's state kept by the storage service,
  * so any replica continues any upload. Errors keep Pixa's JSON envelope.
  */
-export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps & { uploads: UploadsClient }) {
+export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps) {
   const app = typed(fastify);
-  const { uploads, config } = deps;
-  const authenticated = requireUser(deps.auth);
+  const { services, config } = deps;
+  const authenticated = requireUser(services().auth);
   // PATCH bodies are streamed to the storage service as they arrive.
   fastify.addContentTypeParser(TUS_CONTENT_TYPE, (_request, _payload, done) => done(null));
   // Every answer of the protocol names its version, errors included.
@@ -85,6 +84,7 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
       if (length === undefined) throw new AppError('length_required', 400, 'Send the file’s size as Upload-Length.');
       const metadata = parseMetadata(headerOf(request, 'upload-metadata'));
       const { userId } = principalOf(request);
+      const { uploads } = services(request);
       const created = await uploads.create(userId, { length, filename: metadata.filename, sha256: metadata.sha256 });
       if (created.existing) {
         request.raw.resume();
@@ -116,7 +116,7 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
     },
     handler: async (request, reply) => {
       checkVersion(request);
-      const status = await uploads.status(principalOf(request).userId, request.params.id);
+      const status = await services(request).uploads.status(principalOf(request).userId, request.params.id);
       return reply
         .status(200)
         .headers({ ...statusHeaders(status), 'upload-length': String(status.length), 'cache-control': 'no-store' })
@@ -146,7 +146,7 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
       }
       const offset = integerHeader(request, 'upload-offset');
       if (offset === undefined) throw new AppError('offset_required', 400, 'Send Upload-Offset with every PATCH.');
-      const status = await uploads.append(principalOf(request).userId, request.params.id, {
+      const status = await services(request).uploads.append(principalOf(request).userId, request.params.id, {
         offset,
         body: request.raw,
         checksum: checksumOf(request),
@@ -168,7 +168,7 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
     },
     async (request, reply) => {
       checkVersion(request);
-      await uploads.terminate(principalOf(request).userId, request.params.id);
+      await services(request).uploads.terminate(principalOf(request).userId, request.params.id);
       return reply.status(204).send();
     },
   );
@@ -184,7 +184,7 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
         response: { 200: UploadedImageSchema, ...errors(400, 401, 404, 409, 410, 413, 415, 429) },
       },
     },
-    async (request) => uploads.result(principalOf(request).userId, request.params.id),
+    async (request) => services(request).uploads.result(principalOf(request).userId, request.params.id),
   );
 
   app.post(
@@ -200,7 +200,9 @@ export async function uploadRoutes(fastify: FastifyInstance, deps: GatewayDeps &
         response: { 200: HashCheckResultSchema, ...errors(400, 401) },
       },
     },
-    async (request) => ({ known: await uploads.knownHashes(principalOf(request).userId, request.body.sha256) }),
+    async (request) => ({
+      known: await services(request).uploads.knownHashes(principalOf(request).userId, request.body.sha256),
+    }),
   );
 }
 

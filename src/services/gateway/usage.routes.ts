@@ -5,11 +5,11 @@ import { UsageSchema } from '../../api/usage.js';
 import { principalOf, requireUser } from '../../http/auth-hook.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-export async function usageRoutes(app: FastifyInstance, { auth, usage }: GatewayDeps): Promise<void> {
+export async function usageRoutes(app: FastifyInstance, { services }: GatewayDeps): Promise<void> {
   app.get(
     '/api/v1/usage',
     {
-      preHandler: requireUser(auth),
+      preHandler: requireUser(services().auth),
       schema: {
         tags: ['usage'],
         summary: 'Storage used of the quota, and today’s (UTC) transfer of the daily quota, in bytes',
@@ -19,6 +19,7 @@ export async function usageRoutes(app: FastifyInstance, { auth, usage }: Gateway
     async (request) => {
       const { userId } = principalOf(request);
       // The two monitors answer independently, so ask both at once.
+      const { usage } = services(request);
       const [storage, transfer] = await Promise.all([usage.storage(userId), usage.transfer(userId)]);
       return { storage, transfer };
     },
