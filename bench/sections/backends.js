@@ -14,10 +14,11 @@ import {
   startS3,
 } from '../lib/backends.js';
 import { register, upload } from '../lib/client.js';
+import { cpuMs } from '../lib/memory.js';
 import { baseEnv, freePort, startProcess } from '../lib/pixa-process.js';
 import { ROOT } from '../lib/paths.js';
 import { median, ms, num, row, sum } from '../lib/stats.js';
-import { corePlan, findWrk, runWrk } from '../lib/wrk.js';
+import { corePlan, findWrk, pinProcess, runWrk } from '../lib/wrk.js';
 import { latency, measureListing } from './listing.js';
 
 const LISTED = 10_000;
@@ -75,9 +76,7 @@ export async function backends(ctx) {
       const databaseUrl = backend.env.PIXA_DATABASE_URL ?? `sqlite://${path.join(gateway.dataDir, 'pixa.db')}`;
       const ingest = await ingestPasses(ctx, gateway.url, ctx.quick ? 1 : 3);
       const [listed] = await measureListing(ctx, gateway, databaseUrl, [LISTED], { gallery: false });
-      // Thumbnails through the gateway: the reference (the first configuration run) against pod mode.
-      const thumbs =
-        (config.pod || reference === undefined) && findWrk() ? await thumbnailRate(ctx, gateway.url) : undefined;
+      const thumbs = config.pod && findWrk() ? await thumbnailTurns(ctx, gateway, servers.slice(1)) : undefined;
       const result = { ingest, page: listed.page, deep: listed.deep, deepPage: listed.deepPage, thumbs };
       reference ??= result;
       const isReference = result === reference;
@@ -109,15 +108,16 @@ export async function backends(ctx) {
           ),
         );
       }
-      if (thumbs && reference.thumbs) {
+      if (thumbs) {
+        const perRequest = (figures) => `${num(figures.rps)} req/s · ${num(figures.cpuUsPerRequest)} µs CPU/req`;
         ctx.rows.push(
           row(
             'backends',
-            `${config.name}: signed thumbnails, wrk -c32`,
-            `${num(thumbs.rps)} req/s · p99 ${num(thumbs.p99)} ms`,
-            isReference ? '' : `embedded: ${num(reference.thumbs.rps)} req/s`,
-            isReference ? undefined : reference.thumbs.rps / thumbs.rps,
-            isReference ? '' : 'time per request, ≤ 1.2× (pod)',
+            `${config.name}: signed thumbnails, wrk -c32, server on core ${thumbs.serverCore ?? '(any)'}`,
+            `${perRequest(thumbs.pod)} · other services ${num(thumbs.pod.othersCpuMs)} ms CPU`,
+            `embedded, taking turns: ${perRequest(thumbs.reference)}`,
+            thumbs.reference.rps / thumbs.pod.rps,
+            'time per request, ≤ 1.2× (pod)',
           ),
         );
       }
@@ -137,15 +137,46 @@ export async function backends(ctx) {
   }
 }
 
-/** Signed thumbnail requests/s with 32 connections, wrk on its own core (servers unpinned: a pod is five processes). */
-async function thumbnailRate(ctx, url) {
-  const account = await register(url);
-  const [image] = await upload(url, account.token, [{ name: ctx.photos[0].name, data: ctx.photos[0].data }]);
-  const target = { url: `${url}${image.urls.thumbnail}`, connections: 32, core: corePlan().client };
-  await runWrk({ ...target, duration: 1 });
-  const result = await runWrk({ ...target, duration: ctx.quick ? 3 : 5 });
-  if (result.badStatus > 0) throw new Error(`thumbnails answered ${result.badStatus} errors`);
-  return result;
+const THUMBNAIL_TURNS = 3;
+
+/**
+ * Signed thumbnails through a pod's gateway against an embedded server started beside it, taking
+ * turns (embedded, pod, three times; medians), so that both are measured under the same conditions
+ * of this shared machine. wrk, 32 connections, has core 0 and each serving process core 1, as in the
+ * serving section: what is compared is that process's own work (CPU time per request from /proc).
+ * The pod's other four processes stay unpinned; they are idle while thumbnails are served (a
+ * thumbnail needs no other service), and their CPU time over the pod's turns is reported.
+ */
+async function thumbnailTurns(ctx, gateway, others) {
+  const cores = corePlan();
+  const embedded = await ctx.startPixa('backends', { name: 'embedded-reference' });
+  try {
+    const targets = [];
+    for (const server of [embedded, gateway]) {
+      const account = await register(server.url);
+      const [image] = await upload(server.url, account.token, [{ name: ctx.photos[0].name, data: ctx.photos[0].data }]);
+      pinProcess(server.pid, cores.server);
+      const target = { url: `${server.url}${image.urls.thumbnail}`, connections: 32, core: cores.client };
+      await runWrk({ ...target, duration: 1 });
+      targets.push({ server, target, rps: [], cpu: [] });
+    }
+    let othersCpuMs = 0;
+    for (let turn = 0; turn < THUMBNAIL_TURNS; turn++) {
+      for (const entry of targets) {
+        const cpuBefore = cpuMs(entry.server.pid);
+        const othersBefore = entry.server === gateway ? sum(others.map((proc) => cpuMs(proc.pid))) : 0;
+        const result = await runWrk({ ...entry.target, duration: ctx.quick ? 2 : 4 });
+        if (result.badStatus > 0) throw new Error(`thumbnails answered ${result.badStatus} errors`);
+        entry.rps.push(result.rps);
+        entry.cpu.push(((cpuMs(entry.server.pid) - cpuBefore) * 1000) / result.total);
+        if (entry.server === gateway) othersCpuMs += sum(others.map((proc) => cpuMs(proc.pid))) - othersBefore;
+      }
+    }
+    const [reference, pod] = targets.map((entry) => ({ rps: median(entry.rps), cpuUsPerRequest: median(entry.cpu) }));
+    return { reference, pod: { ...pod, othersCpuMs }, serverCore: cores.server };
+  } finally {
+    await ctx.stop(embedded);
+  }
 }
 
 async function databaseSetup(dialect, serverUrl) {
