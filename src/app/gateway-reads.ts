@@ -70,6 +70,7 @@ export async function openGatewayReads(
       auth: {
         ...auth,
         authenticate: sessions.authenticate,
+        authenticateCached: sessions.authenticateCached,
         logout: thenForget(auth.logout, (sessionId) => sessions.forgetSession(sessionId)),
         changePassword: thenForget(auth.changePassword, (principal) => sessions.forgetUser(principal.userId)),
         deleteUser: thenForget(auth.deleteUser, (userId) => {

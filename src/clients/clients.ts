@@ -62,7 +62,7 @@ export type StorageReads = Pick<
 /** The storage service over HTTP: everything but the reads, which the gateway makes itself. */
 export type RemoteStorageClient = Omit<StorageClient, keyof StorageReads>;
 /** The auth service over HTTP: accounts, passwords and sessions; the gateway checks tokens itself. */
-export type RemoteAuthClient = Omit<AuthClient, 'authenticate'>;
+export type RemoteAuthClient = Omit<AuthClient, 'authenticate' | 'authenticateCached'>;
 
 /** The clients over HTTP (pod mode), before the gateway's own reads complete them. */
 export interface RemoteServiceClients extends Omit<ServiceClients, 'auth' | 'storage'> {

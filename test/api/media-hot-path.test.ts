@@ -68,6 +68,22 @@ describe('media hot path', () => {
     }
   });
 
+  it('a token of another account › 404 for a thumbnail the owner just loaded, 200 and 304 alike', async () => {
+    const { image, token } = await accountWithImage(server);
+    const url = `/api/v1/images/${image.id}/thumbnail`;
+    const other = await signedUpUser(server.client);
+    // The owner's answers put the image and the other account's session in memory first.
+    expect((await server.client.fetchMedia(url, { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await server.client.list(other.token)).status).toBe(200);
+
+    const conditions: Record<string, string>[] = [{}, { 'if-none-match': `"${image.id}-thumbnail"` }];
+    for (const headers of conditions) {
+      const answer = await server.client.fetchMedia(url, { authorization: `Bearer ${other.token}`, ...headers });
+      expect(answer.status).toBe(404);
+      expect(answer.body.error.code).toBe('not_found');
+    }
+  });
+
   it('a Range on the original › 206 with that slice; an unknown query parameter › still 200', async () => {
     const { image } = await accountWithImage(server);
 

@@ -26,6 +26,21 @@ describe('tokens', () => {
     expect(await createTokenSigner(SECRET, 'HS256').verify(token)).toBeUndefined();
   });
 
+  it('verifiedBefore › only a token verify() accepted, and only until it expires', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const signer = createTokenSigner(SECRET, 'HS256');
+    const token = await signer.sign(claims(60_000));
+    expect(signer.verifiedBefore(token)).toBeUndefined();
+    expect(signer.verifiedBefore('not.a.token')).toBeUndefined();
+
+    await signer.verify(token);
+    expect(signer.verifiedBefore(token)).toMatchObject({ userId: 'user-1', sessionId: 'session-1' });
+    expect(signer.verifiedBefore(`${token.slice(0, -1)}${token.at(-1) === 'A' ? 'B' : 'A'}`)).toBeUndefined();
+
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(signer.verifiedBefore(token)).toBeUndefined();
+  });
+
   it('a verified token does not vouch for an altered copy of it', async () => {
     const signer = createTokenSigner(SECRET, 'HS256');
     const token = await signer.sign(claims(60_000));

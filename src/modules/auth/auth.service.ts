@@ -34,6 +34,8 @@ export interface AuthService {
   login(username: string, password: string, address: string, device?: string): Promise<DeviceSignIn>;
   logout(sessionId: string): Promise<void>;
   authenticate(token: string): Promise<Principal>;
+  /** authenticate() without a promise, when the answer is in memory (see SessionCheck); else undefined. */
+  authenticateCached(token: string): Principal | undefined;
   /** A wrong current password counts as a failed sign-in of the account from `address` (or `device`). */
   changePassword(
     principal: Principal,
@@ -164,6 +166,7 @@ export function createAuthService(deps: {
     },
 
     authenticate: (token) => sessionCheck.authenticate(token),
+    authenticateCached: (token) => sessionCheck.authenticateCached(token),
 
     async changePassword(principal, currentPassword, newPassword, address = 'internal', device) {
       const user = await users.findUserById(db, principal.userId);

@@ -5,7 +5,7 @@ import type { Principal } from '../../api/internal.js';
 import type { DB } from '../../db/tables.js';
 import { unauthorized } from '../../lib/app-error.js';
 import * as sessions from './session.repository.js';
-import type { TokenSigner } from './token.js';
+import type { TokenClaims, TokenSigner } from './token.js';
 
 /** How long another replica may still accept a session that ended elsewhere (the media cache's bound too). */
 export const SESSION_TRUST_MS = 2_000;
@@ -19,6 +19,12 @@ export const SESSION_TRUST_MS = 2_000;
  */
 export interface SessionCheck {
   authenticate(token: string): Promise<Principal>;
+  /**
+   * authenticate() without a promise, for what it would answer from memory alone: a token verified
+   * before whose session was read active within SESSION_TRUST_MS. Undefined for anything else, which
+   * authenticate() answers.
+   */
+  authenticateCached(token: string): Principal | undefined;
   /** A session that just ended (sign-out). */
   forgetSession(sessionId: string): void;
   /** Every session of an account that just ended them all (new password, deleted account). */
@@ -32,13 +38,23 @@ export function createSessionCheck(deps: { db: Kysely<DB>; signer: TokenSigner; 
   // Bumped by every ending, so a lookup that raced one is not cached with what it read before it.
   let endings = 0;
 
+  /** The session of `claims` as last read, while it is trusted. */
+  function trusted(claims: TokenClaims, at: number): Principal | undefined {
+    const known = active.get(claims.sessionId);
+    return known && at < known.until && known.session.userId === claims.userId ? known.session : undefined;
+  }
+
   return {
+    authenticateCached(token) {
+      const claims = signer.verifiedBefore(token);
+      return claims && trusted(claims, now());
+    },
     async authenticate(token) {
       const claims = await signer.verify(token);
       if (!claims) throw unauthorized('Your session is invalid or has expired. Sign in again.');
       const at = now();
-      const known = active.get(claims.sessionId);
-      if (known && at < known.until && known.session.userId === claims.userId) return known.session;
+      const known = trusted(claims, at);
+      if (known) return known;
       const endingsBefore = endings;
       const session = await sessions.findActiveSession(db, claims.sessionId, at);
       if (!session || session.userId !== claims.userId) {

@@ -173,6 +173,12 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     return { route: ROUTES[variant], status: 200 };
   }
 
+  /** The owner of the request's Bearer token when checking it needs no wait (authenticateCached). */
+  function bearerInMemory(req: IncomingMessage): string | undefined {
+    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    return token === undefined ? undefined : auth.authenticateCached(token)?.userId;
+  }
+
   /**
    * What a plain media URL names, with its signature checked once and remembered until the URL
    * expires; undefined for anything the routes should answer (including a bad or expired signature).
@@ -218,9 +224,11 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     if (!target) return false;
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    // A signed thumbnail the media cache holds, or a 304 it can tell, is answered without a promise.
-    if (target.userId !== undefined) {
-      const held = images.openCached(target.userId, target.id, target.variant, req.headers['if-none-match']);
+    // A thumbnail the media cache holds, or a 304 it can tell, is answered without a promise, for a
+    // signed URL or a token whose session is in memory.
+    const userId = target.userId ?? bearerInMemory(req);
+    if (userId !== undefined) {
+      const held = images.openCached(userId, target.id, target.variant, req.headers['if-none-match']);
       const written = held && writeHeld(res, held, target, requestId);
       if (written) return written;
     }
