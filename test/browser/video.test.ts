@@ -49,5 +49,6 @@ describeInBrowser('web UI › videos', () => {
 
     expect(problems).toEqual([]);
     await context.close();
-  });
+    // Room for the waits above (90 s for probing and posters, 60 s for the playback copy) on a busy machine.
+  }, 240_000);
 });
