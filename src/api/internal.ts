@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 
-import { SignInSchema, UserSchema } from './auth.js';
+import { SignInSchema } from './auth.js';
 import { NoContent } from './errors.js';
 import { AlbumChangesSchema, AlbumSchema, NewAlbumSchema } from './albums.js';
 import { ImageIdsSchema, PageQuerySchema, UploadedImageSchema, UploadResultSchema, VariantSchema } from './images.js';
@@ -373,13 +373,6 @@ export const internalRoutes = {
     body: Type.Object({ ...Credentials, address: Type.String({ maxLength: 100 }), device: Device }),
     status: 200,
     response: DeviceSignInSchema,
-  }),
-  getUser: route({
-    method: 'GET',
-    url: '/internal/auth/users/:userId',
-    params: UserParamsSchema,
-    status: 200,
-    response: UserSchema,
   }),
   deleteUser: route({
     method: 'DELETE',

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { pingDatabase } from '../db/ping.js';
 import type { Metrics } from '../http/metrics.js';
 import { createAlbumService } from '../modules/albums/album.service.js';
+import { readUser } from '../modules/auth/auth.service.js';
 import { createSessionCheck } from '../modules/auth/session-check.js';
 import { createTokenSigner } from '../modules/auth/token.js';
 import { createImageReads } from '../modules/images/image.service.js';
@@ -15,8 +16,8 @@ import { authSecret, openBacking } from './core.js';
 /**
  * Pod mode: what the gateway answers itself from the shared database and object store instead of
  * asking another service over HTTP, because it is most of what a gallery asks for and needs no
- * service's private state: a token's session, a page of the gallery or of an album, one photo or
- * album, and a photo's bytes (thumbnails, previews, originals, with their transfer charged by the
+ * service's private state: a token's session and its account, a page of the gallery or of an album,
+ * one photo or album, and a photo's bytes (thumbnails, previews, originals, with their transfer charged by the
  * same conditional updates as anywhere). Everything that changes state still goes to the service that owns it.
  *
  * What it remembers (active sessions, image rows and small bodies) it trusts for 2 s, like every
@@ -71,6 +72,7 @@ export async function openGatewayReads(
         ...auth,
         authenticate: sessions.authenticate,
         authenticateCached: sessions.authenticateCached,
+        getUser: (userId) => readUser(db, userId),
         logout: thenForget(auth.logout, (sessionId) => sessions.forgetSession(sessionId)),
         changePassword: thenForget(auth.changePassword, (principal) => sessions.forgetUser(principal.userId)),
         deleteUser: thenForget(auth.deleteUser, (userId) => {

@@ -5,7 +5,7 @@ import { callInternal } from './internal-call.js';
 
 /**
  * The auth service over HTTP (pod mode). Tokens never travel in a URL, so they stay out of every log;
- * the device cookie's value travels in the body. The gateway checks tokens itself.
+ * the device cookie's value travels in the body. The gateway checks tokens and reads accounts itself.
  */
 export function httpAuthClient(client: ServiceCaller): RemoteAuthClient {
   return {
@@ -22,7 +22,6 @@ export function httpAuthClient(client: ServiceCaller): RemoteAuthClient {
       callInternal(client, routes.changePassword, {
         json: { principal, currentPassword, newPassword, address, device },
       }),
-    getUser: (userId) => callInternal(client, routes.getUser, { params: { userId }, retry: true }),
     deleteUser: async (userId) => {
       await callInternal(client, routes.deleteUser, { params: { userId } });
     },

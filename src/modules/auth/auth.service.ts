@@ -56,6 +56,16 @@ export const toUserDto = (row: users.UserRow): User => ({
   createdAt: toIso(row.created_at),
 });
 
+/**
+ * The account as `GET /api/v1/me` shows it; 401 once it is gone. Read by the auth service, and in pod
+ * mode by the gateway, from the shared database.
+ */
+export async function readUser(db: Kysely<DB>, userId: string): Promise<User> {
+  const user = await users.findUserById(db, userId);
+  if (!user) throw unauthorized();
+  return toUserDto(user);
+}
+
 const invalidCredentials = (): AppError => new AppError('invalid_credentials', 401, 'Wrong username or password.');
 
 export function createAuthService(deps: {
@@ -189,11 +199,7 @@ export function createAuthService(deps: {
       return startSession(user);
     },
 
-    async getUser(userId) {
-      const user = await users.findUserById(db, userId);
-      if (!user) throw unauthorized();
-      return toUserDto(user);
-    },
+    getUser: (userId) => readUser(db, userId),
 
     async deleteUser(userId) {
       // Sessions go with the account (the foreign key cascades).

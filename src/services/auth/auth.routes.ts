@@ -30,8 +30,6 @@ export async function authServiceRoutes(app: FastifyInstance, { auth }: { auth: 
     return auth.changePassword(principal, currentPassword, newPassword, address, device);
   });
 
-  internalRoute(app, routes.getUser, async (request) => auth.getUser(request.params.userId));
-
   internalRoute(app, routes.deleteUser, async (request, reply) => {
     await auth.deleteUser(request.params.userId);
     return reply.status(204).send();
