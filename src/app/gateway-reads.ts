@@ -17,8 +17,9 @@ import { authSecret, openBacking } from './core.js';
  * Pod mode: what the gateway answers itself from the shared database and object store instead of
  * asking another service over HTTP, because it is most of what a gallery asks for and needs no
  * service's private state: a token's session and its account, a page of the gallery or of an album,
- * one photo or album, and a photo's bytes (thumbnails, previews, originals, with their transfer charged by the
- * same conditional updates as anywhere). Everything that changes state still goes to the service that owns it.
+ * one photo or album, and a photo's bytes (thumbnails, previews, originals, with their transfer
+ * charged by the same conditional updates as anywhere). Everything that changes state still goes to
+ * the service that owns it.
  *
  * What it remembers (active sessions, image rows and small bodies) it trusts for 2 s, like every
  * replica: an ending or a delete made through this gateway is forgotten here at once, one made

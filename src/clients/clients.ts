@@ -61,7 +61,10 @@ export type StorageReads = Pick<
 
 /** The storage service over HTTP: everything but the reads, which the gateway makes itself. */
 export type RemoteStorageClient = Omit<StorageClient, keyof StorageReads>;
-/** The auth service over HTTP: accounts, passwords and sessions; the gateway checks tokens and reads accounts itself. */
+/**
+ * The auth service over HTTP: sign-up, sign-in, passwords and deleting accounts; the gateway checks
+ * tokens and reads accounts itself.
+ */
 export type RemoteAuthClient = Omit<AuthClient, 'authenticate' | 'authenticateCached' | 'getUser'>;
 
 /** The clients over HTTP (pod mode), before the gateway's own reads complete them. */

@@ -67,11 +67,11 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /**
  * An HTTP client for one internal service. Connections are kept alive (shorter than the server's
  * keep-alive, so the client never reuses a socket the server is closing). Every call carries the
- * internal token, and the request id of the caller that
- * asked for it (`forRequest`): passed along explicitly, because an AsyncLocalStorage context turns on
- * a promise hook for the whole process on Node 20, which costs every request. An error answer `{"error": {code, message}}` becomes
- * the same AppError here (Retry-After kept), so the gateway answers exactly what the service said;
- * a service that cannot be reached becomes a 503 naming it.
+ * internal token, and the request id of the request it is made for (`forRequest`): passed along
+ * explicitly, because an AsyncLocalStorage context turns on a promise hook for the whole process on
+ * Node 20, which costs every request. An error answer `{"error": {code, message}}` becomes the same
+ * AppError here (Retry-After kept), so the gateway answers exactly what the service said; a service
+ * that cannot be reached becomes a 503 naming it.
  */
 export function createServiceClient(options: ServiceClientOptions): ServiceClient {
   const { target, label, metrics, logger } = options;

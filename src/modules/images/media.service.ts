@@ -259,7 +259,29 @@ export function createMediaService(
     status,
   });
 
-  const service: MediaService & MediaCacheControl = {
+  /**
+   * What a fresh cache entry answers alone: a 304 when `ifNoneMatch` matches, or a thumbnail whose
+   * bytes it holds (free of quota, its view logged in the batch); undefined for anything else.
+   */
+  function heldAnswer(
+    userId: string,
+    entry: MediaEntry,
+    variant: Variant,
+    ifNoneMatch: string | undefined,
+  ): MediaResponse | NotModified | undefined {
+    const { etag, key, size, contentType, filename } = factsOf(entry, variant);
+    if (etagMatches(ifNoneMatch, etag)) return { notModified: true, etag };
+    const body = entry.bodies[variant];
+    if (variant !== 'thumbnail' || !body || !deps.thumbnailEvents) return undefined;
+    deps.thumbnailEvents.add(downloadEvent(userId, entry, key, size, 200));
+    return mediaResponse(
+      { contentType, length: size, totalSize: size, range: undefined, etag, filename },
+      body,
+      undefined,
+    );
+  }
+
+  return {
     forgetImage: (imageId) => cache.forget(imageId),
     forgetOwner(ownerId) {
       cache.forgetOwner(ownerId);
@@ -273,24 +295,15 @@ export function createMediaService(
 
     openCached(userId, imageId, variant, ifNoneMatch) {
       const entry = cachedVariant(userId, imageId, variant);
-      if (!entry) return undefined;
-      const { etag, key, size, contentType, filename } = factsOf(entry, variant);
-      if (etagMatches(ifNoneMatch, etag)) return { notModified: true, etag };
-      const body = entry.bodies[variant];
-      if (variant !== 'thumbnail' || !body || !deps.thumbnailEvents) return undefined;
-      deps.thumbnailEvents.add(downloadEvent(userId, entry, key, size, 200));
-      return mediaResponse(
-        { contentType, length: size, totalSize: size, range: undefined, etag, filename },
-        body,
-        undefined,
-      );
+      return entry && heldAnswer(userId, entry, variant, ifNoneMatch);
     },
 
     async open(userId, imageId, variant, options = {}) {
+      const cached = cachedVariant(userId, imageId, variant);
       // What the cache answers alone (a 304, a held thumbnail) needs no promise of its own.
-      const held = options.range ? undefined : service.openCached(userId, imageId, variant, options.ifNoneMatch);
+      const held = cached && !options.range ? heldAnswer(userId, cached, variant, options.ifNoneMatch) : undefined;
       if (held) return held;
-      const entry = cachedVariant(userId, imageId, variant) ?? (await lookupVariant(userId, imageId, variant));
+      const entry = cached ?? (await lookupVariant(userId, imageId, variant));
       const { row } = entry;
       const { etag, key, size: totalSize, contentType, filename } = factsOf(entry, variant);
       if (etagMatches(options.ifNoneMatch, etag)) return { notModified: true, etag };
@@ -321,5 +334,4 @@ export function createMediaService(
       return mediaResponse({ contentType, length, totalSize, range, etag, filename }, body, stream);
     },
   };
-  return service;
 }

@@ -234,8 +234,8 @@ export function mediaLane(deps: GatewayDeps): FastLane {
     }
     // Sessions and media are read in this process in either mode (in a pod from the shared database and
     // store: app/gateway-reads.ts), so no call leaves it. A rejection is a decline: the lane server
-    // hands the request to Fastify (fast-lane.ts).
-    return serve(req, res, target, requestId);
+    // hands the request to Fastify (fast-lane.ts). A token found in memory above is not checked again.
+    return serve(req, res, userId === target.userId ? target : { ...target, userId }, requestId);
   };
 }
 
